@@ -1,0 +1,41 @@
+// InMemoryEventStore: the EventStore port held in memory, for unit tests and examples. Same
+// contract as the RocksDB store (it passes the same conformance suite); nothing survives the
+// process. Thread-safe.
+#pragma once
+
+#include <boost/signals2/signal.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sluice/core/event_store.h"
+
+namespace sluice {
+
+class InMemoryEventStore final : public EventStore {
+ public:
+  InMemoryEventStore() = default;
+
+  Result<AppendResult> Append(const StreamId& stream, ExpectedVersion expected,
+                              std::vector<EventData> events,
+                              const AppendOptions& options = {}) override;
+  Result<std::vector<RecordedEvent>> ReadStream(const StreamId& stream, StreamVersion from,
+                                                std::size_t max_count,
+                                                Direction direction = Direction::kForward) override;
+  Result<std::vector<RecordedEvent>> ReadAll(GlobalPosition from, std::size_t max_count) override;
+  Result<StreamVersion> StreamHead(const StreamId& stream) override;
+  GlobalPosition HeadPosition() override;
+  boost::signals2::connection OnCommitted(std::function<void(GlobalPosition)> slot) override;
+
+ private:
+  std::mutex mu_;
+  std::vector<RecordedEvent> log_;  // GUARDED_BY(mu_); log_[p-1]
+  std::unordered_map<std::string, std::vector<GlobalPosition>> streams_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, GlobalPosition> ids_;                   // GUARDED_BY(mu_)
+  boost::signals2::signal<void(GlobalPosition)> committed_;
+};
+
+}  // namespace sluice
