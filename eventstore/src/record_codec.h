@@ -1,0 +1,31 @@
+// The on-disk encoding of one event record in the global log (private to eventstore).
+//
+// Layout (all integers big-endian):
+//   u8  format (1)        u32 crc32c of everything after this field
+//   u64 version           u8[16] event id      i64 recorded_at_us     u8 content type
+//   str stream            str type             str correlation id     str causation id
+//   u32 extra count       (str key, str value) * count
+//   str payload
+// where str = u32 length + bytes. Decoding checks every length against the bytes that remain and
+// the checksum first, so damaged bytes give Corruption naming the position, never a crash or an
+// allocation larger than the record.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "sluice/core/event.h"
+#include "sluice/core/status.h"
+
+namespace sluice::internal {
+
+// Appends the record for `event` (its position is the key, not stored) to `out`.
+void EncodeRecord(const RecordedEvent& event, std::string* out);
+
+// Decodes a record stored at `position`; sets event->position.
+Status DecodeRecord(std::string_view bytes, GlobalPosition position, RecordedEvent* event);
+
+// CRC-32C (Castagnoli) of `data`.
+std::uint32_t Crc32c(std::string_view data);
+
+}  // namespace sluice::internal
