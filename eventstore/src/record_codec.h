@@ -27,5 +27,7 @@ Status DecodeRecord(std::string_view bytes, GlobalPosition position, RecordedEve
 
 // CRC-32C (Castagnoli) of `data`.
 std::uint32_t Crc32c(std::string_view data);
+// The table-driven version (used where the CPU lacks SSE4.2); exposed so tests can compare.
+std::uint32_t Crc32cPortable(std::string_view data);
 
 }  // namespace sluice::internal
