@@ -2,10 +2,18 @@
 
 #include <unordered_set>
 
-#include "sluice/core/event_type_registry.h"
 #include "sluice/core/uuid.h"
+#include "text_rules.h"
 
 namespace sluice {
+
+Status ValidateStoredTypeName(std::string_view type) {
+  SLUICE_RETURN_IF_ERROR(ValidateName("event type", type, 200));
+  if (type.find_first_of(" \t") != std::string_view::npos) {
+    return Status::InvalidArgument("event type '" + std::string(type) + "' contains whitespace");
+  }
+  return Status::Ok();
+}
 
 Status PrepareBatch(std::vector<EventData>& events) {
   if (events.empty()) return Status::InvalidArgument("an append needs at least one event");
@@ -13,12 +21,8 @@ Status PrepareBatch(std::vector<EventData>& events) {
   seen.reserve(events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
     EventData& e = events[i];
-    if (e.type.empty()) {
-      return Status::InvalidArgument("event " + std::to_string(i) + " has an empty type");
-    }
-    if (e.type.size() > 1024) {
-      return Status::InvalidArgument("event " + std::to_string(i) +
-                                     " has a type longer than 1024 bytes");
+    if (Status valid = ValidateStoredTypeName(e.type); !valid.ok()) {
+      return Status::InvalidArgument("event " + std::to_string(i) + ": " + valid.message());
     }
     if (e.event_id.empty()) {
       e.event_id = NewUuid();

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "text_rules.h"
+
 namespace sluice {
 namespace {
 
@@ -35,25 +37,30 @@ std::size_t DecodeUtf8(std::string_view s, std::size_t i, std::uint32_t* cp) {
 
 }  // namespace
 
-Status StreamId::Validate(std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument("stream id is empty");
-  if (name.size() > kMaxBytes) {
-    return Status::InvalidArgument("stream id is " + std::to_string(name.size()) +
-                                   " bytes; the limit is 200");
+Status ValidateName(std::string_view what, std::string_view name, std::size_t max_bytes) {
+  const std::string label(what);
+  if (name.empty()) return Status::InvalidArgument(label + " is empty");
+  if (name.size() > max_bytes) {
+    return Status::InvalidArgument(label + " is " + std::to_string(name.size()) +
+                                   " bytes; the limit is " + std::to_string(max_bytes));
   }
   for (std::size_t i = 0; i < name.size();) {
     std::uint32_t cp = 0;
     const std::size_t len = DecodeUtf8(name, i, &cp);
     if (len == 0) {
-      return Status::InvalidArgument("stream id is not valid UTF-8 at byte " + std::to_string(i));
+      return Status::InvalidArgument(label + " is not valid UTF-8 at byte " + std::to_string(i));
     }
     if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
-      return Status::InvalidArgument("stream id has a control character at byte " +
+      return Status::InvalidArgument(label + " has a control character at byte " +
                                      std::to_string(i));
     }
     i += len;
   }
   return Status::Ok();
+}
+
+Status StreamId::Validate(std::string_view name) {
+  return ValidateName("stream id", name, kMaxBytes);
 }
 
 Result<StreamId> StreamId::Make(std::string_view name) {

@@ -13,9 +13,14 @@
 
 namespace sluice {
 
-// InvalidArgument for an empty batch, an invalid type name, an event id that is not a UUID, or the
-// same id twice. Otherwise fills in missing ids and rewrites ids to canonical lower-case text.
+// InvalidArgument for an empty batch, an invalid type name (see ValidateStoredTypeName), an event
+// id that is not a UUID, or the same id twice. Otherwise fills in missing ids and rewrites ids to
+// canonical lower-case text.
 Status PrepareBatch(std::vector<EventData>& events);
+
+// What a store accepts as an event type: 1-200 bytes of UTF-8 without control characters or
+// whitespace. (EventTypeRegistry is stricter: its names also end in ".v<N>".)
+Status ValidateStoredTypeName(std::string_view type);
 
 // Where an event id was appended before.
 struct ExistingEvent {

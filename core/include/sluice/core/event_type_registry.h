@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "sluice/core/bounded_binary_archive.h"
 #include "sluice/core/event.h"
 #include "sluice/core/status.h"
 
@@ -118,13 +119,18 @@ template <typename T>
 Result<T> EventTypeRegistry::DecodePayload(const RecordedEvent& event) {
   T value{};
   try {
-    std::istringstream in(event.payload);
     if (event.content_type == ContentType::kJson) {
+      std::istringstream in(event.payload);
       cereal::JSONInputArchive archive(in);
       value.serialize(archive);
     } else {
-      cereal::PortableBinaryInputArchive archive(in);
+      BoundedBinaryInputArchive archive(event.payload);
       archive(value);
+      if (archive.remaining() != 0) {
+        return Status::Corruption("cannot decode " + DescribeEvent(event) + ": " +
+                                  std::to_string(archive.remaining()) +
+                                  " unexpected trailing bytes");
+      }
     }
   } catch (const std::exception& e) {
     return Status::Corruption("cannot decode " + DescribeEvent(event) + ": " + e.what());
