@@ -15,8 +15,9 @@ Status ValidateStoredTypeName(std::string_view type) {
   return Status::Ok();
 }
 
-Status PrepareBatch(std::vector<EventData>& events) {
+Status PrepareBatch(std::vector<EventData>& events, std::vector<bool>* generated) {
   if (events.empty()) return Status::InvalidArgument("an append needs at least one event");
+  if (generated != nullptr) generated->assign(events.size(), false);
   std::unordered_set<std::string> seen;
   seen.reserve(events.size());
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -26,6 +27,7 @@ Status PrepareBatch(std::vector<EventData>& events) {
     }
     if (e.event_id.empty()) {
       e.event_id = NewUuid();
+      if (generated != nullptr) (*generated)[i] = true;
     } else {
       std::optional<UuidBytes> id = ParseUuid(e.event_id);
       if (!id) {

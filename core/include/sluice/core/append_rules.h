@@ -15,8 +15,10 @@ namespace sluice {
 
 // InvalidArgument for an empty batch, an invalid type name (see ValidateStoredTypeName), an event
 // id that is not a UUID, or the same id twice. Otherwise fills in missing ids and rewrites ids to
-// canonical lower-case text.
-Status PrepareBatch(std::vector<EventData>& events);
+// canonical lower-case text. If `generated` is given, it receives one flag per event: true where
+// the id was generated here (a random UUID, so it cannot have been appended before and needs no
+// idempotency lookup).
+Status PrepareBatch(std::vector<EventData>& events, std::vector<bool>* generated = nullptr);
 
 // What a store accepts as an event type: 1-200 bytes of UTF-8 without control characters or
 // whitespace. (EventTypeRegistry is stricter: its names also end in ".v<N>".)
