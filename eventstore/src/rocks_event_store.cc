@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -106,6 +107,34 @@ class RocksEventStore::Impl {
   Result<CheckReport> Check();
 
  private:
+  // A consistent view for a read made of several steps: a RocksDB snapshot on the writer; on a
+  // follower, a shared hold that keeps catch-ups out until the read ends.
+  class ConsistentRead {
+   public:
+    explicit ConsistentRead(Impl* impl) : impl_(impl) {
+      if (impl->follower_) {
+        follower_lock_ = std::shared_lock<std::shared_mutex>(impl->refresh_mu_);
+      } else {
+        snapshot_ = impl->db_->GetSnapshot();
+      }
+    }
+    ~ConsistentRead() {
+      if (snapshot_ != nullptr) impl_->db_->ReleaseSnapshot(snapshot_);
+    }
+    rocksdb::ReadOptions options() const {
+      rocksdb::ReadOptions ro;
+      ro.snapshot = snapshot_;
+      return ro;
+    }
+    ConsistentRead(const ConsistentRead&) = delete;
+    ConsistentRead& operator=(const ConsistentRead&) = delete;
+
+   private:
+    Impl* impl_;
+    const rocksdb::Snapshot* snapshot_ = nullptr;
+    std::shared_lock<std::shared_mutex> follower_lock_;
+  };
+
   Status CreateOrVerifyFormat(bool created);
   Result<GlobalPosition> ReadHeadPosition(const rocksdb::Snapshot* snapshot);
   // Group commit: the calling thread commits `group` as one WriteBatch. Runs on the leader only.
@@ -140,7 +169,9 @@ class RocksEventStore::Impl {
   GlobalPosition next_position_ = 1;
 
   // Follower refresh thread.
-  std::mutex refresh_mu_;  // one catch-up with the writer at a time
+  // Followers: catching up with the writer takes it exclusively; multi-step reads share it, since
+  // secondary instances do not support snapshots and only change during a catch-up.
+  std::shared_mutex refresh_mu_;
   std::mutex follow_mu_;
   std::condition_variable follow_cv_;
   bool stopping_ = false;  // GUARDED_BY(follow_mu_)
@@ -537,14 +568,8 @@ Result<std::vector<RecordedEvent>> RocksEventStore::Impl::ReadStream(const Strea
                                                                      StreamVersion from,
                                                                      std::size_t max_count,
                                                                      Direction direction) {
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* s;
-    ~Release() { db->ReleaseSnapshot(s); }
-  } release{db_.get(), snapshot};
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot;
+  ConsistentRead view(this);
+  rocksdb::ReadOptions ro = view.options();
 
   std::string head_value;
   rocksdb::Status hs = db_->Get(ro, heads_, stream.str(), &head_value);
@@ -637,7 +662,7 @@ Result<std::vector<RecordedEvent>> RocksEventStore::Impl::ReadAll(GlobalPosition
 
 Status RocksEventStore::Impl::Refresh() {
   if (!follower_) return Status::Ok();
-  std::lock_guard<std::mutex> lock(refresh_mu_);
+  std::unique_lock<std::shared_mutex> lock(refresh_mu_);
   SLUICE_RETURN_IF_ERROR(
       FromRocks(db_->TryCatchUpWithPrimary(), "cannot catch up with the writer"));
   Result<GlobalPosition> head = ReadHeadPosition(nullptr);
@@ -708,14 +733,8 @@ Result<CheckReport> RocksEventStore::Impl::Check() {
     if (report.problems.size() < kMaxProblems) report.problems.push_back(std::move(text));
     ++report.problem_count;
   };
-  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
-  struct Release {
-    rocksdb::DB* db;
-    const rocksdb::Snapshot* s;
-    ~Release() { db->ReleaseSnapshot(s); }
-  } release{db_.get(), snapshot};
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snapshot;
+  ConsistentRead view(this);
+  rocksdb::ReadOptions ro = view.options();
 
   struct Seen {
     std::uint64_t count = 0;
