@@ -78,12 +78,12 @@ std::optional<UuidBytes> ParseUuid(std::string_view text) {
 
 std::string FormatUuid(const UuidBytes& bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(36);
+  std::string out(36, '-');
+  std::size_t at = 0;
   for (std::size_t i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
-    out.push_back(kHex[bytes[i] >> 4]);
-    out.push_back(kHex[bytes[i] & 0x0F]);
+    if (i == 4 || i == 6 || i == 8 || i == 10) ++at;
+    out[at++] = kHex[bytes[i] >> 4];
+    out[at++] = kHex[bytes[i] & 0x0F];
   }
   return out;
 }

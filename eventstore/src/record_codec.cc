@@ -143,7 +143,8 @@ Status DecodeRecord(std::string_view bytes, GlobalPosition position, RecordedEve
   if (content_type > static_cast<std::uint8_t>(ContentType::kJson)) {
     return corrupt("unknown content type " + std::to_string(content_type));
   }
-  RecordedEvent e;
+  RecordedEvent& e = *event;  // decoded in place: callers reuse the strings' capacity
+  e.metadata.extra.clear();
   e.position = position;
   e.version = static_cast<StreamVersion>(version);
   e.event_id = FormatUuid(id);
@@ -164,7 +165,6 @@ Status DecodeRecord(std::string_view bytes, GlobalPosition position, RecordedEve
   if (!r.String(&e.payload)) return corrupt("truncated payload");
   if (r.remaining() != 0)
     return corrupt(std::to_string(r.remaining()) + " unexpected trailing bytes");
-  *event = std::move(e);
   return Status::Ok();
 }
 

@@ -22,7 +22,8 @@ namespace sluice::internal {
 // Appends the record for `event` (its position is the key, not stored) to `out`.
 void EncodeRecord(const RecordedEvent& event, std::string* out);
 
-// Decodes a record stored at `position`; sets event->position.
+// Decodes a record stored at `position` into *event (reusing its strings), setting
+// event->position. On error *event holds an unspecified mix of fields.
 Status DecodeRecord(std::string_view bytes, GlobalPosition position, RecordedEvent* event);
 
 // CRC-32C (Castagnoli) of `data`.
