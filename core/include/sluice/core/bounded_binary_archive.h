@@ -45,9 +45,12 @@ class BoundedBinaryInputArchive
     }
   }
 
-  // Every element of a container takes at least one byte, so a size beyond the bytes left is a lie.
+  // A size tag counts elements. All but empty classes take at least one byte each, so a size
+  // beyond the bytes left is a lie; a small allowance keeps containers of empty elements working
+  // while any allocation stays bounded.
+  static constexpr std::uint64_t kEmptyElementAllowance = 1 << 16;
   void CheckSize(std::uint64_t size) const {
-    if (size > rest_.size()) {
+    if (size > rest_.size() && size > kEmptyElementAllowance) {
       throw cereal::Exception("impossible size " + std::to_string(size) + " with " +
                               std::to_string(rest_.size()) + " bytes left");
     }
