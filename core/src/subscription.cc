@@ -44,13 +44,13 @@ struct Subscription::State {
   void Run() {
     thread_id = std::this_thread::get_id();
     GlobalPosition pos = position.load();
+    std::vector<RecordedEvent> batch;  // reused page after page
     while (!stop.load()) {
-      Result<std::vector<RecordedEvent>> batch = store->ReadAll(pos + 1, options.batch_size);
-      if (!batch.ok()) {
-        Fail(batch.status());
+      if (Status read = store->ReadAllInto(pos + 1, options.batch_size, &batch); !read.ok()) {
+        Fail(read);
         return;
       }
-      for (const RecordedEvent& e : *batch) {
+      for (const RecordedEvent& e : batch) {
         if (stop.load()) return;
         if (e.position != pos + 1) {
           Fail(Status::Corruption("global log gap: expected position " + std::to_string(pos + 1) +
@@ -71,7 +71,7 @@ struct Subscription::State {
         pos = e.position;
         position.store(pos);
       }
-      if (batch->size() >= options.batch_size) continue;
+      if (batch.size() >= options.batch_size) continue;
       if (!live.exchange(true) && options.on_live && !stop.load()) options.on_live();
       std::unique_lock<std::mutex> lock(mu);
       cv.wait(lock, [&] { return stop.load() || announced > pos; });

@@ -24,6 +24,7 @@
 #include "head_cache.h"
 #include "keys.h"
 #include "record_codec.h"
+#include "rocks_options.h"
 #include "sluice/core/append_rules.h"
 #include "sluice/core/uuid.h"
 
@@ -94,7 +95,7 @@ class RocksEventStore::Impl {
                               std::vector<EventData> events, const AppendOptions& options);
   Result<std::vector<RecordedEvent>> ReadStream(const StreamId& stream, StreamVersion from,
                                                 std::size_t max_count, Direction direction);
-  Result<std::vector<RecordedEvent>> ReadAll(GlobalPosition from, std::size_t max_count);
+  Status ReadAllInto(GlobalPosition from, std::size_t max_count, std::vector<RecordedEvent>* out);
   Result<StreamVersion> StreamHead(const StreamId& stream);
   GlobalPosition HeadPosition() const { return head_.load(std::memory_order_acquire); }
   boost::signals2::connection OnCommitted(std::function<void(GlobalPosition)> slot) {
@@ -178,32 +179,6 @@ class RocksEventStore::Impl {
   std::thread follow_thread_;
 };
 
-namespace {
-
-rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
-                                           bool point_lookups) {
-  rocksdb::ColumnFamilyOptions cf;
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = cache;
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
-  if (point_lookups) {
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    table.whole_key_filtering = true;
-    cf.memtable_whole_key_filtering = true;
-    cf.memtable_prefix_bloom_size_ratio = 0.05;
-    cf.optimize_filters_for_hits = false;
-  } else {
-    table.block_size = 32 << 10;
-  }
-  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  cf.compression = rocksdb::kLZ4Compression;
-  cf.bottommost_compression = rocksdb::kZSTD;
-  return cf;
-}
-
-}  // namespace
-
 Status RocksEventStore::Impl::OpenDb(const std::string& dir, const RocksEventStoreOptions& options,
                                      bool follower) {
   dir_ = dir;
@@ -229,22 +204,8 @@ Status RocksEventStore::Impl::OpenDb(const std::string& dir, const RocksEventSto
     }
   }
 
-  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  rocksdb::Options db_options;
-  db_options.create_if_missing = options.create_if_missing;
-  db_options.create_missing_column_families = !follower;
-  db_options.max_background_jobs = 2;
-  db_options.bytes_per_sync = 1 << 20;
-  db_options.keep_log_file_num = 4;
-  if (follower) db_options.max_open_files = -1;  // required by secondary instances
-
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
-      {rocksdb::kDefaultColumnFamilyName, FamilyOptions(cache, true)},
-      {internal::kLogFamily, FamilyOptions(cache, false)},
-      {internal::kStreamsFamily, FamilyOptions(cache, false)},
-      {internal::kHeadsFamily, FamilyOptions(cache, true)},
-      {internal::kIdsFamily, FamilyOptions(cache, true)},
-  };
+  const rocksdb::Options db_options = internal::StoreDbOptions(options, follower);
+  const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = internal::StoreFamilies(options);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
   if (follower) {
@@ -633,30 +594,34 @@ Result<std::vector<RecordedEvent>> RocksEventStore::Impl::ReadStream(const Strea
   return out;
 }
 
-Result<std::vector<RecordedEvent>> RocksEventStore::Impl::ReadAll(GlobalPosition from,
-                                                                  std::size_t max_count) {
-  std::vector<RecordedEvent> out;
-  if (max_count == 0) return out;
-  rocksdb::ReadOptions ro;
-  // A bulk page would churn the block cache for data read once; RocksDB's own automatic readahead
-  // serves the sequential scan (a fixed large readahead per page copied several times too much).
-  ro.fill_cache = max_count <= 64;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_));
-  GlobalPosition expected = std::max<GlobalPosition>(from, 1);
-  out.reserve(std::min<std::size_t>(max_count, 4096));
-  for (it->Seek(PositionKey(expected)); it->Valid() && out.size() < max_count; it->Next()) {
-    if (it->key().size() != 8) return Status::Corruption("global log key of impossible size");
-    const GlobalPosition position = internal::ParsePositionKey(ToView(it->key()));
-    if (position != expected) {
-      return Status::Corruption("global log gap: position " + std::to_string(expected) +
-                                " is missing (next is " + std::to_string(position) + ")");
+Status RocksEventStore::Impl::ReadAllInto(GlobalPosition from, std::size_t max_count,
+                                          std::vector<RecordedEvent>* out) {
+  // Events already in *out are decoded over, so their strings' capacity is reused.
+  std::size_t n = 0;
+  Status status = [&]() -> Status {
+    if (max_count == 0) return Status::Ok();
+    rocksdb::ReadOptions ro;
+    // A bulk page would churn the block cache for data read once; RocksDB's own automatic
+    // readahead serves the sequential scan.
+    ro.fill_cache = max_count <= 64;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, log_));
+    GlobalPosition expected = std::max<GlobalPosition>(from, 1);
+    for (it->Seek(PositionKey(expected)); it->Valid() && n < max_count; it->Next()) {
+      if (it->key().size() != 8) return Status::Corruption("global log key of impossible size");
+      const GlobalPosition position = internal::ParsePositionKey(ToView(it->key()));
+      if (position != expected) {
+        return Status::Corruption("global log gap: position " + std::to_string(expected) +
+                                  " is missing (next is " + std::to_string(position) + ")");
+      }
+      if (n == out->size()) out->emplace_back();
+      SLUICE_RETURN_IF_ERROR(DecodeRecord(ToView(it->value()), position, &(*out)[n]));
+      ++n;
+      ++expected;
     }
-    out.emplace_back();
-    SLUICE_RETURN_IF_ERROR(DecodeRecord(ToView(it->value()), position, &out.back()));
-    ++expected;
-  }
-  SLUICE_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the global log"));
-  return out;
+    return FromRocks(it->status(), "cannot read the global log");
+  }();
+  out->resize(status.ok() ? n : 0);
+  return status;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -907,7 +872,14 @@ Result<std::vector<RecordedEvent>> RocksEventStore::ReadStream(const StreamId& s
 }
 Result<std::vector<RecordedEvent>> RocksEventStore::ReadAll(GlobalPosition from,
                                                             std::size_t max_count) {
-  return impl_->ReadAll(from, max_count);
+  std::vector<RecordedEvent> out;
+  out.reserve(std::min<std::size_t>(max_count, 4096));
+  SLUICE_RETURN_IF_ERROR(impl_->ReadAllInto(from, max_count, &out));
+  return out;
+}
+Status RocksEventStore::ReadAllInto(GlobalPosition from, std::size_t max_count,
+                                    std::vector<RecordedEvent>* out) {
+  return impl_->ReadAllInto(from, max_count, out);
 }
 Result<StreamVersion> RocksEventStore::StreamHead(const StreamId& stream) {
   return impl_->StreamHead(stream);

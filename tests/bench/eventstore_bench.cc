@@ -58,6 +58,7 @@
 
 #include "keys.h"
 #include "record_codec.h"
+#include "rocks_options.h"
 #include "sluice/core/uuid.h"
 #include "sluice/eventstore/rocks_event_store.h"
 
@@ -163,47 +164,15 @@ std::unique_ptr<RocksEventStore> OpenStore(const std::string& dir,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw RocksDB with the store's column families and options (copied from rocks_event_store.cc).
-
-rocksdb::ColumnFamilyOptions FamilyOptions(const std::shared_ptr<rocksdb::Cache>& cache,
-                                           bool point_lookups) {
-  rocksdb::ColumnFamilyOptions cf;
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = cache;
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
-  if (point_lookups) {
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    table.whole_key_filtering = true;
-    cf.memtable_whole_key_filtering = true;
-    cf.memtable_prefix_bloom_size_ratio = 0.05;
-    cf.optimize_filters_for_hits = false;
-  } else {
-    table.block_size = 32 << 10;
-  }
-  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  cf.compression = rocksdb::kLZ4Compression;
-  cf.bottommost_compression = rocksdb::kZSTD;
-  return cf;
-}
+// Raw RocksDB with the store's column families and options (rocks_options.h).
 
 class RawDb {
  public:
   explicit RawDb(const std::string& dir) {
-    auto cache = rocksdb::NewLRUCache(RocksEventStoreOptions{}.block_cache_bytes);
-    rocksdb::Options options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    options.max_background_jobs = 2;
-    options.bytes_per_sync = 1 << 20;
-    options.keep_log_file_num = 4;
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
-        {rocksdb::kDefaultColumnFamilyName, FamilyOptions(cache, true)},
-        {internal::kLogFamily, FamilyOptions(cache, false)},
-        {internal::kStreamsFamily, FamilyOptions(cache, false)},
-        {internal::kHeadsFamily, FamilyOptions(cache, true)},
-        {internal::kIdsFamily, FamilyOptions(cache, true)},
-    };
+    const RocksEventStoreOptions store_options;
+    const rocksdb::Options options = internal::StoreDbOptions(store_options, /*follower=*/false);
+    const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors =
+        internal::StoreFamilies(store_options);
     rocksdb::DB* raw = nullptr;
     Check(rocksdb::DB::Open(options, dir, descriptors, &handles_, &raw), "cannot open raw RocksDB");
     db_.reset(raw);
@@ -355,13 +324,13 @@ void BM_SluiceScan(benchmark::State& state) {
     std::size_t count = 0;
     std::uint64_t sink = 0;
     GlobalPosition from = 1;
+    std::vector<RecordedEvent> page;  // reused, as a subscription's catch-up does
     while (true) {
-      Result<std::vector<RecordedEvent>> page = store->ReadAll(from, 1000);
-      Check(page.status(), "ReadAll failed");
-      if (page->empty()) break;
-      count += page->size();
-      sink += page->back().payload.size() + page->front().type.size();
-      from = page->back().position + 1;
+      Check(store->ReadAllInto(from, 1000, &page), "ReadAllInto failed");
+      if (page.empty()) break;
+      count += page.size();
+      sink += page.back().payload.size() + page.front().type.size();
+      from = page.back().position + 1;
     }
     if (count != data.events) Die("scan read " + std::to_string(count) + " events");
     benchmark::DoNotOptimize(sink);

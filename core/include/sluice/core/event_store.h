@@ -68,6 +68,16 @@ class EventStore {
 
   // Up to `max_count` events of the global log with position >= `from`, ascending.
   // A reader that sees position p has seen every position below p.
+  // As ReadAll, into `*out` (replacing its contents) while reusing the capacity of the events
+  // already in it: the allocation-free path for long catch-ups that read page after page.
+  virtual Status ReadAllInto(GlobalPosition from, std::size_t max_count,
+                             std::vector<RecordedEvent>* out) {
+    Result<std::vector<RecordedEvent>> page = ReadAll(from, max_count);
+    if (!page.ok()) return page.status();
+    *out = std::move(*page);
+    return Status::Ok();
+  }
+
   virtual Result<std::vector<RecordedEvent>> ReadAll(GlobalPosition from,
                                                      std::size_t max_count) = 0;
 

@@ -78,6 +78,8 @@ class RocksEventStore final : public EventStore {
                                                 std::size_t max_count,
                                                 Direction direction = Direction::kForward) override;
   Result<std::vector<RecordedEvent>> ReadAll(GlobalPosition from, std::size_t max_count) override;
+  Status ReadAllInto(GlobalPosition from, std::size_t max_count,
+                     std::vector<RecordedEvent>* out) override;
   Result<StreamVersion> StreamHead(const StreamId& stream) override;
   GlobalPosition HeadPosition() override;
   boost::signals2::connection OnCommitted(std::function<void(GlobalPosition)> slot) override;
