@@ -33,6 +33,7 @@ class BoundedBinaryInputArchive
       throw cereal::Exception("payload needs " + std::to_string(size) + " more bytes, has " +
                               std::to_string(rest_.size()));
     }
+    if (size == 0) return;  // an empty container's data() may be null; memcpy forbids that
     std::memcpy(data, rest_.data(), size);
     rest_.remove_prefix(size);
     if (swap_ && kElementSize > 1) {
