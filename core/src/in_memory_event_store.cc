@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "sluice/core/append_rules.h"
+#include "sluice/core/uuid.h"
 
 namespace sluice {
 namespace {
@@ -100,6 +101,38 @@ Result<std::vector<RecordedEvent>> InMemoryEventStore::ReadAll(GlobalPosition fr
     out.push_back(log_[p - 1]);
   }
   return out;
+}
+
+Result<std::optional<EventLocation>> InMemoryEventStore::FindEvent(std::string_view event_id) {
+  std::optional<UuidBytes> id = ParseUuid(event_id);
+  if (!id) return Status::InvalidArgument("'" + std::string(event_id) + "' is not a UUID");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = ids_.find(FormatUuid(*id));
+  if (it == ids_.end()) return std::optional<EventLocation>();
+  const RecordedEvent& e = log_[it->second - 1];
+  return std::optional<EventLocation>(EventLocation{e.stream, e.version, e.position});
+}
+
+Status InMemoryEventStore::SaveSnapshot(const StreamId& stream, const Snapshot& snapshot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = streams_.find(stream.str());
+  const StreamVersion head =
+      it == streams_.end() ? kNoStream : static_cast<StreamVersion>(it->second.size()) - 1;
+  if (snapshot.version < 0 || snapshot.version > head) {
+    return Status::InvalidArgument("snapshot of '" + stream.str() + "' at version " +
+                                   std::to_string(snapshot.version) + " but the stream is at " +
+                                   std::to_string(head));
+  }
+  auto [kept, inserted] = snapshots_.try_emplace(stream.str(), snapshot);
+  if (!inserted && snapshot.version >= kept->second.version) kept->second = snapshot;
+  return Status::Ok();
+}
+
+Result<std::optional<Snapshot>> InMemoryEventStore::LoadSnapshot(const StreamId& stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = snapshots_.find(stream.str());
+  if (it == snapshots_.end()) return std::optional<Snapshot>();
+  return std::optional<Snapshot>(it->second);
 }
 
 Result<StreamVersion> InMemoryEventStore::StreamHead(const StreamId& stream) {

@@ -6,6 +6,7 @@
 //   streams         stream bytes, 0x00, be64(version)    be64(position)
 //   heads           stream bytes                         be64(version) be64(last position)
 //   ids             16 bytes of the event id (UUID)      be64(position)
+//   snapshots       stream bytes                         snapshot record (record_codec.h)
 //
 // Stream ids never contain 0x00 (a control character), so the 0x00 separator keeps one stream's
 // keys together and in version order. Big-endian integers sort numerically as bytes.
@@ -25,6 +26,7 @@ inline constexpr const char* kLogFamily = "log";
 inline constexpr const char* kStreamsFamily = "streams";
 inline constexpr const char* kHeadsFamily = "heads";
 inline constexpr const char* kIdsFamily = "ids";
+inline constexpr const char* kSnapshotsFamily = "snapshots";
 
 void PutBigEndian64(std::string* out, std::uint64_t value);
 void PutBigEndian32(std::string* out, std::uint32_t value);

@@ -168,4 +168,33 @@ Status DecodeRecord(std::string_view bytes, GlobalPosition position, RecordedEve
   return Status::Ok();
 }
 
+void EncodeSnapshot(const Snapshot& snapshot, std::string* out) {
+  const std::size_t start = out->size();
+  out->push_back(static_cast<char>(kFormat));
+  PutBigEndian32(out, 0);
+  PutBigEndian64(out, static_cast<std::uint64_t>(snapshot.version));
+  PutBigEndian32(out, static_cast<std::uint32_t>(snapshot.schema_version));
+  out->append(snapshot.payload);
+  std::string crc;
+  PutBigEndian32(&crc, Crc32c(std::string_view(*out).substr(start + kHeaderSize)));
+  out->replace(start + 1, 4, crc);
+}
+
+Status DecodeSnapshot(std::string_view bytes, std::string_view stream, Snapshot* snapshot) {
+  auto corrupt = [stream](const std::string& what) {
+    return Status::Corruption("snapshot of stream '" + std::string(stream) + "': " + what);
+  };
+  if (bytes.size() < kHeaderSize + 12) return corrupt("too short");
+  if (static_cast<std::uint8_t>(bytes[0]) != kFormat) return corrupt("unknown format");
+  if (Crc32c(bytes.substr(kHeaderSize)) != GetBigEndian32(bytes.data() + 1)) {
+    return corrupt("checksum mismatch");
+  }
+  const std::uint64_t version = GetBigEndian64(bytes.data() + kHeaderSize);
+  if (version > static_cast<std::uint64_t>(INT64_MAX)) return corrupt("impossible version");
+  snapshot->version = static_cast<StreamVersion>(version);
+  snapshot->schema_version = static_cast<int>(GetBigEndian32(bytes.data() + kHeaderSize + 8));
+  snapshot->payload.assign(bytes.substr(kHeaderSize + 12));
+  return Status::Ok();
+}
+
 }  // namespace sluice::internal

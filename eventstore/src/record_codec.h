@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "sluice/core/event.h"
+#include "sluice/core/snapshot_store.h"
 #include "sluice/core/status.h"
 
 namespace sluice::internal {
@@ -25,6 +26,11 @@ void EncodeRecord(const RecordedEvent& event, std::string* out);
 // Decodes a record stored at `position` into *event (reusing its strings), setting
 // event->position. On error *event holds an unspecified mix of fields.
 Status DecodeRecord(std::string_view bytes, GlobalPosition position, RecordedEvent* event);
+
+// A snapshot record: u8 format (1), u32 crc32c of the rest, be64 version, be32 schema version,
+// then the payload to the end.
+void EncodeSnapshot(const Snapshot& snapshot, std::string* out);
+Status DecodeSnapshot(std::string_view bytes, std::string_view stream, Snapshot* snapshot);
 
 // CRC-32C (Castagnoli) of `data`.
 std::uint32_t Crc32c(std::string_view data);

@@ -97,6 +97,9 @@ class RocksEventStore::Impl {
                                                 std::size_t max_count, Direction direction);
   Status ReadAllInto(GlobalPosition from, std::size_t max_count, std::vector<RecordedEvent>* out);
   Result<StreamVersion> StreamHead(const StreamId& stream);
+  Result<std::optional<EventLocation>> FindEvent(std::string_view event_id);
+  Status SaveSnapshot(const StreamId& stream, const Snapshot& snapshot);
+  Result<std::optional<Snapshot>> LoadSnapshot(const StreamId& stream);
   GlobalPosition HeadPosition() const { return head_.load(std::memory_order_acquire); }
   boost::signals2::connection OnCommitted(std::function<void(GlobalPosition)> slot) {
     return committed_.connect(std::move(slot));
@@ -154,6 +157,8 @@ class RocksEventStore::Impl {
   rocksdb::ColumnFamilyHandle* streams_ = nullptr;
   rocksdb::ColumnFamilyHandle* heads_ = nullptr;
   rocksdb::ColumnFamilyHandle* ids_ = nullptr;
+  rocksdb::ColumnFamilyHandle* snapshots_ = nullptr;
+  std::mutex snapshot_mu_;  // serialises the compare-and-keep of SaveSnapshot
 
   // Visible head: the last position committed and readable.
   std::atomic<GlobalPosition> head_{0};
@@ -230,6 +235,7 @@ Status RocksEventStore::Impl::OpenDb(const std::string& dir, const RocksEventSto
   streams_ = handles_[2];
   heads_ = handles_[3];
   ids_ = handles_[4];
+  snapshots_ = handles_[5];
   SLUICE_RETURN_IF_ERROR(CreateOrVerifyFormat(!exists));
   Result<GlobalPosition> head = ReadHeadPosition(nullptr);
   if (!head.ok()) return head.status();
@@ -512,6 +518,53 @@ void RocksEventStore::Impl::CommitGroup(std::vector<Writer*>& group) {
 
 // ---------------------------------------------------------------------------------------------
 // Reads
+
+Result<std::optional<EventLocation>> RocksEventStore::Impl::FindEvent(std::string_view event_id) {
+  std::optional<UuidBytes> id = ParseUuid(event_id);
+  if (!id) return Status::InvalidArgument("'" + std::string(event_id) + "' is not a UUID");
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), ids_,
+               rocksdb::Slice(reinterpret_cast<const char*>(id->data()), 16), &value);
+  if (s.IsNotFound()) return std::optional<EventLocation>();
+  if (!s.ok()) return FromRocks(s, "cannot read the event id index");
+  GlobalPosition position = 0;
+  if (!DecodePositionValue(value, &position)) {
+    return Status::Corruption("event id index entry for " + std::string(event_id) + " is damaged");
+  }
+  Result<ExistingEvent> found = LoadExisting(position);
+  if (!found.ok()) return found.status();
+  return std::optional<EventLocation>(
+      EventLocation{std::move(found->stream), found->version, found->position});
+}
+
+Status RocksEventStore::Impl::SaveSnapshot(const StreamId& stream, const Snapshot& snapshot) {
+  if (follower_) return Status::InvalidArgument("event store '" + dir_ + "' is open read-only");
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  Result<StreamVersion> head = StreamHead(stream);
+  if (!head.ok()) return head.status();
+  if (snapshot.version < 0 || snapshot.version > *head) {
+    return Status::InvalidArgument("snapshot of '" + stream.str() + "' at version " +
+                                   std::to_string(snapshot.version) + " but the stream is at " +
+                                   std::to_string(*head));
+  }
+  Result<std::optional<Snapshot>> kept = LoadSnapshot(stream);
+  if (kept.ok() && kept->has_value() && (*kept)->version > snapshot.version) return Status::Ok();
+  std::string value;
+  internal::EncodeSnapshot(snapshot, &value);
+  return FromRocks(db_->Put(rocksdb::WriteOptions(), snapshots_, stream.str(), value),
+                   "cannot save the snapshot of '" + stream.str() + "'");
+}
+
+Result<std::optional<Snapshot>> RocksEventStore::Impl::LoadSnapshot(const StreamId& stream) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), snapshots_, stream.str(), &value);
+  if (s.IsNotFound()) return std::optional<Snapshot>();
+  if (!s.ok()) return FromRocks(s, "cannot read the snapshot of '" + stream.str() + "'");
+  Snapshot snapshot;
+  SLUICE_RETURN_IF_ERROR(internal::DecodeSnapshot(value, stream.str(), &snapshot));
+  return std::optional<Snapshot>(std::move(snapshot));
+}
 
 Result<StreamVersion> RocksEventStore::Impl::StreamHead(const StreamId& stream) {
   std::string value;
@@ -887,6 +940,15 @@ Result<StreamVersion> RocksEventStore::StreamHead(const StreamId& stream) {
 GlobalPosition RocksEventStore::HeadPosition() { return impl_->HeadPosition(); }
 boost::signals2::connection RocksEventStore::OnCommitted(std::function<void(GlobalPosition)> slot) {
   return impl_->OnCommitted(std::move(slot));
+}
+Result<std::optional<EventLocation>> RocksEventStore::FindEvent(std::string_view event_id) {
+  return impl_->FindEvent(event_id);
+}
+Status RocksEventStore::SaveSnapshot(const StreamId& stream, const Snapshot& snapshot) {
+  return impl_->SaveSnapshot(stream, snapshot);
+}
+Result<std::optional<Snapshot>> RocksEventStore::LoadSnapshot(const StreamId& stream) {
+  return impl_->LoadSnapshot(stream);
 }
 Status RocksEventStore::Refresh() { return impl_->Refresh(); }
 bool RocksEventStore::is_follower() const { return impl_->follower(); }

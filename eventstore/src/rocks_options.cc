@@ -53,6 +53,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> StoreFamilies(const RocksEventStore
       {kStreamsFamily, FamilyOptions(cache, false)},
       {kHeadsFamily, FamilyOptions(cache, true)},
       {kIdsFamily, FamilyOptions(cache, true)},
+      {kSnapshotsFamily, FamilyOptions(cache, true)},
   };
 }
 

@@ -13,7 +13,7 @@ namespace sluice::internal {
 
 rocksdb::Options StoreDbOptions(const RocksEventStoreOptions& options, bool follower);
 
-// Descriptors in handle order: default, log, streams, heads, ids.
+// Descriptors in handle order: default, log, streams, heads, ids, snapshots.
 std::vector<rocksdb::ColumnFamilyDescriptor> StoreFamilies(const RocksEventStoreOptions& options);
 
 }  // namespace sluice::internal

@@ -9,6 +9,9 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/core/event.h"
@@ -38,6 +41,15 @@ struct AppendResult {
 };
 
 enum class Direction : std::uint8_t { kForward, kBackward };
+
+// Where an event lives.
+struct EventLocation {
+  std::string stream;
+  StreamVersion version = 0;
+  GlobalPosition position = 0;
+
+  friend bool operator==(const EventLocation&, const EventLocation&) = default;
+};
 
 // Used as `from` of a backward stream read: start at the stream's last event.
 inline constexpr StreamVersion kStreamEnd = std::numeric_limits<StreamVersion>::max();
@@ -80,6 +92,10 @@ class EventStore {
 
   virtual Result<std::vector<RecordedEvent>> ReadAll(GlobalPosition from,
                                                      std::size_t max_count) = 0;
+
+  // Where the event with this id (UUID text, any case) was appended, or nullopt if nowhere.
+  // InvalidArgument if `event_id` is not a UUID.
+  virtual Result<std::optional<EventLocation>> FindEvent(std::string_view event_id) = 0;
 
   // Version of the stream's last event, or kNoStream if it has none.
   virtual Result<StreamVersion> StreamHead(const StreamId& stream) = 0;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sluice/core/event_store.h"
+#include "sluice/core/snapshot_store.h"
 
 namespace sluice {
 
@@ -54,7 +55,7 @@ struct CheckReport {
   bool ok() const { return problem_count == 0; }
 };
 
-class RocksEventStore final : public EventStore {
+class RocksEventStore final : public EventStore, public SnapshotStore {
  public:
   // Opens (or creates) the store in `dir` for writing. Unavailable if another process (or another
   // RocksEventStore in this one) has it open for writing; InvalidArgument if `dir` holds something
@@ -80,9 +81,14 @@ class RocksEventStore final : public EventStore {
   Result<std::vector<RecordedEvent>> ReadAll(GlobalPosition from, std::size_t max_count) override;
   Status ReadAllInto(GlobalPosition from, std::size_t max_count,
                      std::vector<RecordedEvent>* out) override;
+  Result<std::optional<EventLocation>> FindEvent(std::string_view event_id) override;
   Result<StreamVersion> StreamHead(const StreamId& stream) override;
   GlobalPosition HeadPosition() override;
   boost::signals2::connection OnCommitted(std::function<void(GlobalPosition)> slot) override;
+
+  // Snapshots live in their own column family beside the streams (see snapshot_store.h).
+  Status SaveSnapshot(const StreamId& stream, const Snapshot& snapshot) override;
+  Result<std::optional<Snapshot>> LoadSnapshot(const StreamId& stream) override;
 
   // Follower: catch up with the writer now. No-op for a writer.
   Status Refresh();
