@@ -106,7 +106,7 @@ if [[ ${#benchmarks[@]} -eq 0 ]]; then
 fi
 for benchmark in "${benchmarks[@]}"; do
   echo "-- $benchmark"
-  "${heavy[@]}" "$benchmark" --benchmark_min_time=0.05
+  "${heavy[@]}" env SLUICE_BENCH_QUICK=1 "$benchmark" --benchmark_min_time=0.05
 done
 
 # --- 5. format

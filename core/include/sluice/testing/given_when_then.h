@@ -36,7 +36,8 @@ std::string TypeNameForDisplay() {
   std::unique_ptr<char, void (*)(void*)> name(
       abi::__cxa_demangle(typeid(T).name(), nullptr, nullptr, &status), std::free);
   std::string out = status == 0 && name ? name.get() : typeid(T).name();
-  if (const std::size_t colon = out.rfind("::"); colon != std::string::npos) out.erase(0, colon + 2);
+  if (const std::size_t colon = out.rfind("::"); colon != std::string::npos)
+    out.erase(0, colon + 2);
   return out;
 }
 
@@ -47,11 +48,12 @@ std::string Describe(const Event& event) {
       [](const auto& e) -> std::string {
         using T = std::decay_t<decltype(e)>;
         std::string fields;
-        if constexpr (requires(T t, cereal::JSONOutputArchive& ar) { t.serialize(ar); }) {
+        if constexpr (requires(T t, cereal::JSONOutputArchive & ar) { t.serialize(ar); }) {
           try {
             std::ostringstream out;
             {
-              cereal::JSONOutputArchive archive(out, cereal::JSONOutputArchive::Options::NoIndent());
+              cereal::JSONOutputArchive archive(out,
+                                                cereal::JSONOutputArchive::Options::NoIndent());
               const_cast<T&>(e).serialize(archive);
             }
             fields = " " + out.str();
@@ -80,7 +82,8 @@ class Scenario {
   using State = typename A::State;
   using Event = typename A::Event;
 
-  explicit Scenario(std::vector<Event> given) : given_(std::move(given)), state_(Fold<A>({}, given_)) {}
+  explicit Scenario(std::vector<Event> given)
+      : given_(std::move(given)), state_(Fold<A>({}, given_)) {}
 
   // Decides `command` on the state the given events produce.
   template <typename C, typename Decide>
@@ -96,7 +99,8 @@ class Scenario {
     if (!decision_->ok()) {
       return ::testing::AssertionFailure()
              << Context() << "expected events:\n"
-             << DescribeAll(expected) << "but the command failed: " << decision_->status().ToString();
+             << DescribeAll(expected)
+             << "but the command failed: " << decision_->status().ToString();
     }
     if (**decision_ == expected) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << Context() << "expected events:\n"
@@ -111,15 +115,13 @@ class Scenario {
   ::testing::AssertionResult ThenRejected(std::string_view reason_part = {}) const {
     if (!decision_) return ::testing::AssertionFailure() << "ThenRejected() without When()";
     if (decision_->ok()) {
-      return ::testing::AssertionFailure() << Context() << "expected a rejection"
-                                           << (reason_part.empty() ? "" : " containing '")
-                                           << reason_part << (reason_part.empty() ? "" : "'")
-                                           << "\nactual events:\n"
-                                           << DescribeAll(**decision_);
+      return ::testing::AssertionFailure()
+             << Context() << "expected a rejection" << (reason_part.empty() ? "" : " containing '")
+             << reason_part << (reason_part.empty() ? "" : "'") << "\nactual events:\n"
+             << DescribeAll(**decision_);
     }
     const Status& s = decision_->status();
-    if (s.code() != StatusCode::kRejected ||
-        s.message().find(reason_part) == std::string::npos) {
+    if (s.code() != StatusCode::kRejected || s.message().find(reason_part) == std::string::npos) {
       return ::testing::AssertionFailure() << Context() << "expected a rejection containing '"
                                            << reason_part << "'\nactual: " << s.ToString();
     }
@@ -132,9 +134,7 @@ class Scenario {
   State StateAfter() const { return Fold<A>(state_, decision_->value()); }
 
  private:
-  std::string Context() const {
-    return "given:\n" + DescribeAll(given_) + "when: " + when_ + "\n";
-  }
+  std::string Context() const { return "given:\n" + DescribeAll(given_) + "when: " + when_ + "\n"; }
 
   std::vector<Event> given_;
   State state_;
