@@ -43,6 +43,13 @@ Status PrepareBatch(std::vector<EventData>& events, std::vector<bool>* generated
   return Status::Ok();
 }
 
+Status NotAUuidError(std::string_view text) {
+  // Appended piecewise: g++ 12 at -O3 misreports `"'" + std::string(text) + ...` (-Wrestrict).
+  std::string message = "'";
+  message.append(text).append("' is not a UUID");
+  return Status::InvalidArgument(std::move(message));
+}
+
 Status WrongExpectedVersionError(const StreamId& stream, ExpectedVersion expected,
                                  StreamVersion current) {
   return Status::WrongExpectedVersion("stream '" + stream.str() + "' expected version " +

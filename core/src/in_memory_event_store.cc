@@ -105,7 +105,7 @@ Result<std::vector<RecordedEvent>> InMemoryEventStore::ReadAll(GlobalPosition fr
 
 Result<std::optional<EventLocation>> InMemoryEventStore::FindEvent(std::string_view event_id) {
   std::optional<UuidBytes> id = ParseUuid(event_id);
-  if (!id) return Status::InvalidArgument("'" + std::string(event_id) + "' is not a UUID");
+  if (!id) return NotAUuidError(event_id);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = ids_.find(FormatUuid(*id));
   if (it == ids_.end()) return std::optional<EventLocation>();

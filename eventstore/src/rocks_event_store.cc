@@ -521,7 +521,7 @@ void RocksEventStore::Impl::CommitGroup(std::vector<Writer*>& group) {
 
 Result<std::optional<EventLocation>> RocksEventStore::Impl::FindEvent(std::string_view event_id) {
   std::optional<UuidBytes> id = ParseUuid(event_id);
-  if (!id) return Status::InvalidArgument("'" + std::string(event_id) + "' is not a UUID");
+  if (!id) return NotAUuidError(event_id);
   std::string value;
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), ids_,

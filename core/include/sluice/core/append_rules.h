@@ -42,6 +42,9 @@ Result<std::optional<AppendResult>> DecideIdempotentAppend(
     const StreamId& stream, ExpectedVersion expected, StreamVersion current,
     const std::vector<std::optional<ExistingEvent>>& existing);
 
+// InvalidArgument: `text` is not a UUID.
+Status NotAUuidError(std::string_view text);
+
 // The WrongExpectedVersion status for `stream`.
 Status WrongExpectedVersionError(const StreamId& stream, ExpectedVersion expected,
                                  StreamVersion current);
