@@ -99,8 +99,9 @@ Result<std::optional<AppendResult>> DecideIdempotentAppend(
       break;
   }
   if (!allowed) return WrongExpectedVersionError(stream, expected, current);
-  return std::optional<AppendResult>(
-      AppendResult{first.position, existing.back()->position, existing.back()->version});
+  AppendResult repeat{first.position, existing.back()->position, existing.back()->version};
+  repeat.repeated = true;
+  return std::optional<AppendResult>(repeat);
 }
 
 }  // namespace sluice

@@ -372,11 +372,13 @@ TYPED_TEST(EventStoreConformance,
   Result<AppendResult> first = this->store().Append(S("a-1"), ExpectedVersion::Exact(1), batch);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(*first, (AppendResult{3, 5, 4}));
+  EXPECT_FALSE(first->repeated);
   const std::vector<RecordedEvent> before = All(this->store());
 
   Result<AppendResult> again = this->store().Append(S("a-1"), ExpectedVersion::Exact(1), batch);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(*again, *first);
+  EXPECT_TRUE(again->repeated);
   EXPECT_EQ(All(this->store()), before);
   EXPECT_EQ(this->store().HeadPosition(), 5u);
 }

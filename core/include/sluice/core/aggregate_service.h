@@ -224,6 +224,10 @@ Result<CommandResult> AggregateService<A>::Execute(const StreamId& stream, Expec
   const int attempts = options_.max_attempts < 1 ? 1 : options_.max_attempts;
   Status last_conflict;
   for (int attempt = 1; attempt <= attempts; ++attempt) {
+    Result<LoadedAggregate<A>> loaded = Load(stream);
+    if (!loaded.ok()) return loaded.status();
+    // Looked up after the load: if the command lands after this, the append below repeats it (the
+    // store reports `repeated`) or loses the version race and the next round finds it here.
     Result<std::optional<CommandResult>> earlier = FindEarlier(stream, metadata.command_id);
     if (!earlier.ok()) return earlier.status();
     if (earlier->has_value()) {
@@ -231,8 +235,6 @@ Result<CommandResult> AggregateService<A>::Execute(const StreamId& stream, Expec
       return std::move(**earlier);
     }
 
-    Result<LoadedAggregate<A>> loaded = Load(stream);
-    if (!loaded.ok()) return loaded.status();
     if (guard == ExpectedState::kNew && loaded->version != kNoStream) {
       return Status::Rejected("stream '" + stream.str() + "' already exists (version " +
                               std::to_string(loaded->version) + ")");
@@ -272,7 +274,10 @@ Result<CommandResult> AggregateService<A>::Execute(const StreamId& stream, Expec
     if (appended.ok()) {
       result.append = *appended;
       result.events_appended = decision->size();
-      MaybeSnapshot(stream, *loaded, *decision, appended->next_expected_version);
+      result.duplicate = appended->repeated;  // the same command landed meanwhile
+      if (!result.duplicate) {
+        MaybeSnapshot(stream, *loaded, *decision, appended->next_expected_version);
+      }
       return result;
     }
     if (!appended.status().IsWrongExpectedVersion()) return appended.status();

@@ -71,9 +71,17 @@ class BoundedBinaryInputArchive
   bool swap_ = false;
 };
 
+// A bool is one byte that must be 0 or 1: anything else would be undefined behaviour to use.
+inline void CEREAL_LOAD_FUNCTION_NAME(BoundedBinaryInputArchive& ar, bool& b) {
+  std::uint8_t byte = 0;
+  ar.template LoadBinary<1>(&byte, 1);
+  if (byte > 1) throw cereal::Exception("impossible bool value " + std::to_string(byte));
+  b = byte == 1;
+}
+
 template <class T>
-std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(BoundedBinaryInputArchive& ar,
-                                                                    T& t) {
+std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> CEREAL_LOAD_FUNCTION_NAME(
+    BoundedBinaryInputArchive& ar, T& t) {
   ar.template LoadBinary<sizeof(T)>(std::addressof(t), sizeof(t));
 }
 

@@ -36,8 +36,14 @@ struct AppendResult {
   GlobalPosition first_position = 0;                // global position of the first appended event
   GlobalPosition last_position = 0;                 // global position of the last appended event
   StreamVersion next_expected_version = kNoStream;  // version of the stream's last event now
+  // True when the append repeated an earlier one (same event ids): nothing was written and the
+  // positions are the earlier append's. Not part of equality: both describe the same append.
+  bool repeated = false;
 
-  friend bool operator==(const AppendResult&, const AppendResult&) = default;
+  friend bool operator==(const AppendResult& a, const AppendResult& b) {
+    return a.first_position == b.first_position && a.last_position == b.last_position &&
+           a.next_expected_version == b.next_expected_version;
+  }
 };
 
 enum class Direction : std::uint8_t { kForward, kBackward };
