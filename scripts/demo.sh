@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# README quick-start command 1: installs what is missing, builds the quickstart example in build/
-# and runs it.
+# README quick-start command 1: installs what is missing, builds the examples in build/ and runs
+# two of them: bank_account (commands through a command bus into the RocksDB event store, then the
+# resulting streams) and shopping_cart (asynchronous dispatch from several threads, with the
+# correlation and causation ids of every event). The quickstart example is built too.
 #   scripts/demo.sh [STORE_DIR]
-# With STORE_DIR the RocksDB store is kept there (run again to append more); without it the demo
-# uses a temporary folder and removes it.
+# With STORE_DIR both examples write to the RocksDB store kept there (run again to add more
+# accounts and carts); without it each uses a temporary folder and removes it.
 # SLUICE_JOBS sets the build's parallel jobs (default 2); SLUICE_BUILD_LOCK, when set, names a file
 # to `flock` around the build; SLUICE_BUILD_ROOT names the build folder (default build).
 set -euo pipefail
@@ -29,6 +31,11 @@ build=${SLUICE_BUILD_ROOT:-build}
 
 ./scripts/setup.sh
 "${heavy[@]}" cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-"${heavy[@]}" cmake --build "$build" -j"${SLUICE_JOBS:-2}" --target sluice_quickstart
+"${heavy[@]}" cmake --build "$build" -j"${SLUICE_JOBS:-2}" \
+  --target sluice_quickstart sluice_bank_account sluice_shopping_cart
 echo
-exec "$build/examples/quickstart" "${store[@]}"
+echo "== examples/bank_account: commands through the bus into the store, and the streams"
+"$build/examples/bank_account" "${store[@]}"
+echo
+echo "== examples/shopping_cart: DispatchAsync from several threads; correlation and causation"
+exec "$build/examples/shopping_cart" "${store[@]}"

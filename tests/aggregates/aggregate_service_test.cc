@@ -41,10 +41,13 @@ CommandMetadata WithId(std::string command_id) {
   return m;
 }
 
-AggregateOptions Options(int max_attempts = 5, bool sync = false) {
+// Commands of one process on one stream race here as if they came from several processes
+// (serialize_per_stream off), unless a test says otherwise.
+AggregateOptions Options(int max_attempts = 5, bool sync = false, bool serialize = false) {
   AggregateOptions o;
   o.max_attempts = max_attempts;
   o.sync = sync;
+  o.serialize_per_stream = serialize;
   return o;
 }
 
@@ -430,62 +433,73 @@ void ExpectSerialExecutionGives(const Replays<A>& accepted, const std::vector<Re
   EXPECT_TRUE(state == final_state);
 }
 
+// Both ways: racing as separate processes would (each conflict retried), and taking turns per
+// stream as one process does by default (no conflict at all).
 TYPED_TEST(AggregateServiceTest, ConcurrentWithdrawalsNeverOverdrawAndEqualASerialExecution) {
-  constexpr int kPerThread = 10;
-  constexpr std::int64_t kInitial = 1000;
-  // Synced appends, as in production; enough attempts that no command gives up.
-  AggregateService<Account> accounts(this->store(), this->registry_,
-                                     Options(100'000, /*sync=*/true));
-  const std::string open_id = NewUuid();
-  ASSERT_TRUE(accounts
-                  .Execute(Sid("account-1"), ExpectedState::kNew, OpenAccount{"1", "ana", kInitial},
-                           WithId(open_id), DecideOpen)
-                  .ok());
+  for (const bool serialize : {false, true}) {
+    SCOPED_TRACE(serialize ? "serialized per stream" : "racing");
+    const std::string stream = serialize ? "account-2" : "account-1";
+    const std::string account = serialize ? "2" : "1";
+    constexpr int kPerThread = 10;
+    constexpr std::int64_t kInitial = 1000;
+    // Synced appends, as in production; enough attempts that no command gives up.
+    AggregateService<Account> accounts(this->store(), this->registry_,
+                                       Options(100'000, /*sync=*/true, serialize));
+    const std::string open_id = NewUuid();
+    ASSERT_TRUE(accounts
+                    .Execute(Sid(stream), ExpectedState::kNew,
+                             OpenAccount{account, "ana", kInitial}, WithId(open_id), DecideOpen)
+                    .ok());
 
-  std::mutex mu;
-  Replays<Account> accepted;
-  accepted[open_id] = [&](const Account::State& s) {
-    return DecideOpen(s, OpenAccount{"1", "ana", kInitial});
-  };
-  std::vector<std::int64_t> rejected_amounts;
-  std::vector<std::string> errors;
-  std::int64_t accepted_total = 0;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        const Withdraw command{"1", (t * 7 + i * 3) % 13 + 1};  // 1..13; 160 of them ask ~1100
-        const std::string id = NewUuid();
-        Result<CommandResult> r = accounts.Execute(Sid("account-1"), ExpectedState::kExisting,
-                                                   command, WithId(id), DecideWithdraw);
-        std::lock_guard<std::mutex> lock(mu);
-        if (r.ok()) {
-          accepted[id] = [command](const Account::State& s) { return DecideWithdraw(s, command); };
-          accepted_total += command.amount;
-          if (r->events_appended != 1 || r->duplicate) errors.push_back("odd result for " + id);
-        } else if (r.status().code() == StatusCode::kRejected &&
-                   Contains(r.status().message(), "insufficient funds")) {
-          rejected_amounts.push_back(command.amount);
-        } else {
-          errors.push_back(r.status().ToString());
+    std::mutex mu;
+    Replays<Account> accepted;
+    accepted[open_id] = [&](const Account::State& s) {
+      return DecideOpen(s, OpenAccount{account, "ana", kInitial});
+    };
+    std::vector<std::int64_t> rejected_amounts;
+    std::vector<std::string> errors;
+    std::int64_t accepted_total = 0;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          const Withdraw command{account,
+                                 (t * 7 + i * 3) % 13 + 1};  // 1..13; 160 of them ask ~1100
+          const std::string id = NewUuid();
+          Result<CommandResult> r = accounts.Execute(Sid(stream), ExpectedState::kExisting, command,
+                                                     WithId(id), DecideWithdraw);
+          std::lock_guard<std::mutex> lock(mu);
+          if (r.ok()) {
+            accepted[id] = [command](const Account::State& s) {
+              return DecideWithdraw(s, command);
+            };
+            accepted_total += command.amount;
+            if (r->events_appended != 1 || r->duplicate) errors.push_back("odd result for " + id);
+            if (serialize && r->attempts != 1) errors.push_back("a serialized command retried");
+          } else if (r.status().code() == StatusCode::kRejected &&
+                     Contains(r.status().message(), "insufficient funds")) {
+            rejected_amounts.push_back(command.amount);
+          } else {
+            errors.push_back(r.status().ToString());
+          }
         }
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  ASSERT_TRUE(errors.empty()) << errors.front();
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    ASSERT_TRUE(errors.empty()) << errors.front();
 
-  Result<LoadedAggregate<Account>> loaded = accounts.Load(Sid("account-1"));
-  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
-  EXPECT_EQ(loaded->state.balance, kInitial - accepted_total) << "a withdrawal was lost";
-  EXPECT_GE(loaded->state.balance, 0) << "overdrawn";
-  EXPECT_EQ(accepted.size() - 1 + rejected_amounts.size(),
-            static_cast<std::size_t>(kThreads * kPerThread));
-  EXPECT_FALSE(rejected_amounts.empty()) << "the test should ask for more than the balance";
-  // The balance only goes down: whatever was refused is still more than what is left.
-  for (std::int64_t amount : rejected_amounts) EXPECT_GT(amount, loaded->state.balance);
-  ExpectSerialExecutionGives<Account>(accepted, ReadWholeStream(this->store(), "account-1"),
-                                      this->registry_, loaded->state);
+    Result<LoadedAggregate<Account>> loaded = accounts.Load(Sid(stream));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_EQ(loaded->state.balance, kInitial - accepted_total) << "a withdrawal was lost";
+    EXPECT_GE(loaded->state.balance, 0) << "overdrawn";
+    EXPECT_EQ(accepted.size() - 1 + rejected_amounts.size(),
+              static_cast<std::size_t>(kThreads * kPerThread));
+    EXPECT_FALSE(rejected_amounts.empty()) << "the test should ask for more than the balance";
+    // The balance only goes down: whatever was refused is still more than what is left.
+    for (std::int64_t amount : rejected_amounts) EXPECT_GT(amount, loaded->state.balance);
+    ExpectSerialExecutionGives<Account>(accepted, ReadWholeStream(this->store(), stream),
+                                        this->registry_, loaded->state);
+  }
 }
 
 TYPED_TEST(AggregateServiceTest, ConcurrentIncrementsThroughTheBusLoseNoUpdateAndRespectTheCap) {

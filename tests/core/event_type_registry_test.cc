@@ -436,3 +436,27 @@ TEST(DescribeEventTest, NamesPositionStreamVersionAndType) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+struct NothingToSay {
+  template <class Archive>
+  void serialize(Archive& /*ar*/) {}
+};
+
+TEST(EventTypeRegistryJsonTest, StructWithoutFieldsRoundTripsAsJson) {
+  EventTypeRegistry registry;
+  ASSERT_TRUE(registry.Register<NothingToSay>("test.NothingToSay.v1").ok());
+  Result<EventData> data = registry.Encode(NothingToSay{}, ContentType::kJson);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
+  EXPECT_EQ(data->payload, "{}");
+  RecordedEvent recorded;
+  recorded.type = data->type;
+  recorded.content_type = data->content_type;
+  recorded.payload = data->payload;
+  EXPECT_TRUE(registry.Decode<NothingToSay>(recorded).ok());
+}
+
+}  // namespace
+}  // namespace sluice

@@ -20,6 +20,8 @@
 
 #include <cereal/archives/portable_binary.hpp>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -57,6 +59,10 @@ struct AggregateOptions {
   bool sync = true;
   // Events per read while loading. Default 1000.
   std::size_t read_page = 1000;
+  // Commands of this process on one stream take turns (a lock per stream hash, held from load to
+  // append), so they queue instead of losing version races to each other; other processes are
+  // still handled by the expected-version check. Default true.
+  bool serialize_per_stream = true;
 };
 
 template <Aggregate A>
@@ -106,10 +112,13 @@ class AggregateService {
   void MaybeSnapshot(const StreamId& stream, const LoadedAggregate<A>& loaded,
                      const std::vector<Event>& events, StreamVersion new_version) const;
 
+  static constexpr std::size_t kStripes = 256;
+
   EventStore& store_;
   const EventTypeRegistry& registry_;
   AggregateOptions options_;
   SnapshotStore* snapshots_;
+  std::unique_ptr<std::mutex[]> stripes_ = std::make_unique<std::mutex[]>(kStripes);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -221,6 +230,11 @@ Result<CommandResult> AggregateService<A>::Execute(const StreamId& stream, Expec
                                                    const C& command, CommandMetadata metadata,
                                                    const Decide& decide) {
   CompleteMetadata(&metadata);
+  std::unique_lock<std::mutex> turn;
+  if (options_.serialize_per_stream) {
+    turn =
+        std::unique_lock<std::mutex>(stripes_[std::hash<std::string>{}(stream.str()) % kStripes]);
+  }
   const int attempts = options_.max_attempts < 1 ? 1 : options_.max_attempts;
   Status last_conflict;
   for (int attempt = 1; attempt <= attempts; ++attempt) {

@@ -109,6 +109,8 @@ Result<EventData> EventTypeRegistry::Encode(const T& event, ContentType content_
       archive(event);
     }
     data.payload = std::move(out).str();
+    // cereal writes nothing at all for a struct without fields; keep the payload valid JSON.
+    if (content_type == ContentType::kJson && data.payload.empty()) data.payload = "{}";
   } catch (const std::exception& e) {
     return Status::InvalidArgument("cannot encode " + data.type + ": " + e.what());
   }
