@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "aggregates/bank.h"
+#include "bench_support.h"
 #include "sluice/core/aggregate_service.h"
 #include "sluice/core/command_bus.h"
 #include "sluice/eventstore/rocks_event_store.h"
@@ -54,11 +55,6 @@ constexpr int kHotStreams = 4;
 constexpr std::size_t kSnapshotEvery = 100;
 constexpr std::int64_t kEventsAfterSnapshot = 50;
 
-bool Quick() {
-  const char* q = std::getenv("SLUICE_BENCH_QUICK");
-  return q != nullptr && *q != '\0' && std::string_view(q) != "0";
-}
-
 std::vector<std::size_t> LoadSizes() {
   return Quick() ? std::vector<std::size_t>{100, 1'000, 10'000}
                  : std::vector<std::size_t>{1'000, 10'000, 100'000};
@@ -66,45 +62,11 @@ std::vector<std::size_t> LoadSizes() {
 // The history loaded with and without a snapshot.
 std::size_t MiddleLoadSize() { return LoadSizes()[1]; }
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "aggregate_bench: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-
-void Check(const Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
-
 StreamId Sid(const std::string& name) {
   Result<StreamId> id = StreamId::Make(name);
   Check(id.status(), "bad stream id");
   return *id;
 }
-
-// A fresh folder, removed with everything in it when this goes away.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("SLUICE_BENCH_DIR");
-    std::filesystem::path root = base != nullptr && *base != '\0'
-                                     ? std::filesystem::path(base)
-                                     : std::filesystem::temp_directory_path();
-    std::string tmpl = (root / "sluice-aggbench-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) Die("cannot create a folder in " + root.string());
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::unique_ptr<RocksEventStore> OpenStore(const std::string& dir) {
   Result<std::unique_ptr<RocksEventStore>> store = RocksEventStore::Open(dir);

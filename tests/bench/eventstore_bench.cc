@@ -56,6 +56,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench_support.h"
 #include "keys.h"
 #include "record_codec.h"
 #include "rocks_options.h"
@@ -68,25 +69,12 @@ namespace {
 constexpr std::size_t kPayloadBytes = 256;
 constexpr const char* kEventType = "bench.Appended.v1";
 
-bool Quick() {
-  const char* q = std::getenv("SLUICE_BENCH_QUICK");
-  return q != nullptr && *q != '\0' && std::string_view(q) != "0";
-}
-
 std::size_t ScanEvents() { return Quick() ? 20'000 : 200'000; }
 std::size_t MemoryStreams() { return Quick() ? 100'000 : 1'000'000; }
 
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "eventstore_bench: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
+using ::sluice::bench::Check;  // the Status overload, beside this one
 
 void Check(const rocksdb::Status& s, const char* what) {
-  if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
-
-void Check(const Status& s, const char* what) {
   if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
 }
 
@@ -131,30 +119,6 @@ long RssKb() {
   }
   return -1;
 }
-
-// A fresh folder, removed with everything in it when this goes away.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("SLUICE_BENCH_DIR");
-    std::filesystem::path root = base != nullptr && *base != '\0'
-                                     ? std::filesystem::path(base)
-                                     : std::filesystem::temp_directory_path();
-    std::string tmpl = (root / "sluice-bench-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) == nullptr) Die("cannot create a folder in " + root.string());
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::unique_ptr<RocksEventStore> OpenStore(const std::string& dir,
                                            const RocksEventStoreOptions& options = {}) {
