@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "examples/common/temporary_folder.h"
 #include "sluice/core/event.h"
 #include "sluice/core/event_store.h"
 #include "sluice/core/event_type_registry.h"
@@ -72,36 +73,6 @@ int Fail(const std::string& what, const sluice::Status& status) {
   std::cerr << "quickstart: " << what << " failed: " << status.ToString() << "\n";
   return 1;
 }
-
-// A folder under the system's temporary directory, removed with everything in it on destruction.
-class TemporaryFolder {
- public:
-  static sluice::Result<TemporaryFolder> Create() {
-    std::error_code ec;
-    std::filesystem::path base = std::filesystem::temp_directory_path(ec);
-    if (ec) return sluice::Status::IOError("no temporary directory: " + ec.message());
-    std::string pattern = (base / "sluice-quickstart-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      return sluice::Status::IOError("cannot create a folder like " + pattern);
-    }
-    return TemporaryFolder(pattern);
-  }
-
-  TemporaryFolder(TemporaryFolder&& other) noexcept : path_(std::exchange(other.path_, {})) {}
-  TemporaryFolder& operator=(TemporaryFolder&&) = delete;
-  ~TemporaryFolder() {
-    if (path_.empty()) return;
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-    if (ec) std::cerr << "quickstart: could not remove " << path_ << ": " << ec.message() << "\n";
-  }
-
-  const std::string& path() const { return path_; }
-
- private:
-  explicit TemporaryFolder(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
 
 std::string FormatTime(std::int64_t micros) {
   std::time_t seconds = static_cast<std::time_t>(micros / 1'000'000);
@@ -398,7 +369,8 @@ int main(int argc, char** argv) {
   }
   if (argc == 2) return Run(argv[1]);
 
-  sluice::Result<TemporaryFolder> folder = TemporaryFolder::Create();
+  sluice::Result<example::TemporaryFolder> folder =
+      example::TemporaryFolder::Create("sluice-quickstart");
   if (!folder.ok()) return Fail("creating a temporary folder", folder.status());
   return Run(folder->path() + "/store");
 }
