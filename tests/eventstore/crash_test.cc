@@ -146,12 +146,12 @@ void RunKillRounds(int rounds, bool sync) {
 }
 
 TEST(CrashTest, AcknowledgedBatchesSurviveKillNineAndNoBatchIsPartial) {
-  RunKillRounds(kRounds, /*sync=*/true);
+  ASSERT_NO_FATAL_FAILURE(RunKillRounds(kRounds, /*sync=*/true));
 }
 
 // AppendOptions::sync = false promises to survive a process crash (not a power loss).
 TEST(CrashTest, AcknowledgedUnsyncedBatchesSurviveKillNine) {
-  RunKillRounds(kRounds / 2, /*sync=*/false);
+  ASSERT_NO_FATAL_FAILURE(RunKillRounds(kRounds / 2, /*sync=*/false));
 }
 
 }  // namespace
