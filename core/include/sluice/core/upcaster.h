@@ -85,16 +85,7 @@ Result<RecordedEvent> Upcasters::Replace(const EventTypeRegistry& registry,
 
 template <typename Old, typename F>
 Status Upcasters::Add(const EventTypeRegistry& registry, F fn) {
-  Result<std::string> from = registry.TypeNameOf<Old>();
-  if (!from.ok()) return from.status();
-  return AddRaw(*from,
-                [&registry, fn](const RecordedEvent& e) -> Result<std::vector<RecordedEvent>> {
-                  Result<Old> old = registry.Decode<Old>(e);
-                  if (!old.ok()) return old.status();
-                  Result<RecordedEvent> replaced = Replace(registry, e, fn(*old), 0);
-                  if (!replaced.ok()) return replaced.status();
-                  return std::vector<RecordedEvent>{std::move(*replaced)};
-                });
+  return Split<Old>(registry, [fn](const Old& old) { return std::make_tuple(fn(old)); });
 }
 
 template <typename Old, typename F>
