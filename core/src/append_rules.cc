@@ -43,6 +43,13 @@ Status PrepareBatch(std::vector<EventData>& events, std::vector<bool>* generated
   return Status::Ok();
 }
 
+Status CheckSnapshotVersion(const StreamId& stream, StreamVersion version, StreamVersion head) {
+  if (version >= 0 && version <= head) return Status::Ok();
+  return Status::InvalidArgument("snapshot of '" + stream.str() + "' at version " +
+                                 std::to_string(version) + " but the stream is at " +
+                                 std::to_string(head));
+}
+
 Status NotAUuidError(std::string_view text) {
   // Appended piecewise: g++ 12 at -O3 misreports `"'" + std::string(text) + ...` (-Wrestrict).
   std::string message = "'";

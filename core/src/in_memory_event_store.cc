@@ -118,11 +118,7 @@ Status InMemoryEventStore::SaveSnapshot(const StreamId& stream, const Snapshot& 
   auto it = streams_.find(stream.str());
   const StreamVersion head =
       it == streams_.end() ? kNoStream : static_cast<StreamVersion>(it->second.size()) - 1;
-  if (snapshot.version < 0 || snapshot.version > head) {
-    return Status::InvalidArgument("snapshot of '" + stream.str() + "' at version " +
-                                   std::to_string(snapshot.version) + " but the stream is at " +
-                                   std::to_string(head));
-  }
+  SLUICE_RETURN_IF_ERROR(CheckSnapshotVersion(stream, snapshot.version, head));
   auto [kept, inserted] = snapshots_.try_emplace(stream.str(), snapshot);
   if (!inserted && snapshot.version >= kept->second.version) kept->second = snapshot;
   return Status::Ok();

@@ -140,6 +140,9 @@ class RocksEventStore::Impl {
   };
 
   Status CreateOrVerifyFormat(bool created);
+  Status ReadOnlyError() const {
+    return Status::InvalidArgument("event store '" + dir_ + "' is open read-only (follower)");
+  }
   Result<GlobalPosition> ReadHeadPosition(const rocksdb::Snapshot* snapshot);
   // Group commit: the calling thread commits `group` as one WriteBatch. Runs on the leader only.
   void CommitGroup(std::vector<Writer*>& group);
@@ -301,8 +304,7 @@ Result<GlobalPosition> RocksEventStore::Impl::ReadHeadPosition(const rocksdb::Sn
 Result<AppendResult> RocksEventStore::Impl::Append(const StreamId& stream, ExpectedVersion expected,
                                                    std::vector<EventData> events,
                                                    const AppendOptions& options) {
-  if (follower_)
-    return Status::InvalidArgument("event store '" + dir_ + "' is open read-only (follower)");
+  if (follower_) return ReadOnlyError();
   std::vector<bool> generated;
   SLUICE_RETURN_IF_ERROR(PrepareBatch(events, &generated));
   Writer w(&stream, expected, &events, options.sync);
@@ -539,15 +541,12 @@ Result<std::optional<EventLocation>> RocksEventStore::Impl::FindEvent(std::strin
 }
 
 Status RocksEventStore::Impl::SaveSnapshot(const StreamId& stream, const Snapshot& snapshot) {
-  if (follower_) return Status::InvalidArgument("event store '" + dir_ + "' is open read-only");
+  if (follower_) return ReadOnlyError();
   std::lock_guard<std::mutex> lock(snapshot_mu_);
   Result<StreamVersion> head = StreamHead(stream);
   if (!head.ok()) return head.status();
-  if (snapshot.version < 0 || snapshot.version > *head) {
-    return Status::InvalidArgument("snapshot of '" + stream.str() + "' at version " +
-                                   std::to_string(snapshot.version) + " but the stream is at " +
-                                   std::to_string(*head));
-  }
+  SLUICE_RETURN_IF_ERROR(CheckSnapshotVersion(stream, snapshot.version, *head));
+  // A kept snapshot that cannot be read is simply replaced.
   Result<std::optional<Snapshot>> kept = LoadSnapshot(stream);
   if (kept.ok() && kept->has_value() && (*kept)->version > snapshot.version) return Status::Ok();
   std::string value;

@@ -78,6 +78,7 @@ inline std::string EventIdForCommand(std::string_view command_id, std::size_t in
   return DeriveUuid(command_id, "event-" + std::to_string(index));
 }
 
+// Thread-safe: Load, Execute and the registered handlers may run on many threads at once.
 template <Aggregate A>
 class AggregateService {
  public:

@@ -42,6 +42,9 @@ Result<std::optional<AppendResult>> DecideIdempotentAppend(
     const StreamId& stream, ExpectedVersion expected, StreamVersion current,
     const std::vector<std::optional<ExistingEvent>>& existing);
 
+// InvalidArgument unless a snapshot at `version` fits a stream whose head is `head` (0..head).
+Status CheckSnapshotVersion(const StreamId& stream, StreamVersion version, StreamVersion head);
+
 // InvalidArgument: `text` is not a UUID.
 Status NotAUuidError(std::string_view text);
 
