@@ -20,6 +20,8 @@ packages=(
   libbenchmark-dev
   libcli11-dev         # the sluice command-line tool
   nlohmann-json3-dev   # the sluice command-line tool
+  libsqlite3-dev       # SQLite read-model store
+  sqlite3              # tests and operators inspect SQLite read models
 )
 
 missing=()

@@ -69,6 +69,14 @@ class [[nodiscard]] Status {
   // "OK" or "<CodeName>: <message>".
   std::string ToString() const;
 
+  // The same code with "<context>: " before the message (OK stays OK).
+  Status WithContext(std::string_view context) const {
+    if (ok()) return *this;
+    Status copy = *this;
+    copy.message_ = std::string(context) + ": " + message_;
+    return copy;
+  }
+
   // The one greppable way to ignore a Status on purpose.
   void PermitUncheckedError() const {}
 
