@@ -1,11 +1,14 @@
 #include "sluice/eventstore/rocks_event_store.h"
 
+#include <poll.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -694,14 +697,49 @@ Status RocksEventStore::Impl::Refresh() {
   return Status::Ok();
 }
 
+// Catches up every follow_interval_ms and, where the kernel tells us (inotify), as soon as the
+// writer writes a file of the store (its write-ahead log, a new MANIFEST), at most once a
+// millisecond.
 void RocksEventStore::Impl::FollowLoop() {
-  std::unique_lock<std::mutex> lock(follow_mu_);
   const auto interval = std::chrono::milliseconds(std::max(1, options_.follow_interval_ms));
-  while (!follow_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+  int notify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (notify >= 0 &&
+      inotify_add_watch(notify, dir_.c_str(), IN_MODIFY | IN_CREATE | IN_MOVED_TO) < 0) {
+    ::close(notify);
+    notify = -1;  // no notifications: the interval alone
+  }
+  std::unique_lock<std::mutex> lock(follow_mu_);
+  while (!stopping_) {
     lock.unlock();
     Refresh().PermitUncheckedError();  // a failed catch-up is retried on the next tick
     lock.lock();
+    if (notify < 0) {
+      follow_cv_.wait_for(lock, interval, [this] { return stopping_; });
+      continue;
+    }
+    // Wait for a change in the folder or the interval, checking for Close every 50 ms at most.
+    lock.unlock();
+    const auto deadline = std::chrono::steady_clock::now() + interval;
+    bool changed = false;
+    while (!changed) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd watch{notify, POLLIN, 0};
+      int ready = ::poll(&watch, 1, static_cast<int>(std::min<long>(left.count(), 50)));
+      if (ready > 0) {
+        char buffer[4096];
+        while (::read(notify, buffer, sizeof(buffer)) > 0) {
+        }
+        changed = true;
+      }
+      std::lock_guard<std::mutex> check(follow_mu_);
+      if (stopping_) break;
+    }
+    if (changed) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    lock.lock();
   }
+  if (notify >= 0) ::close(notify);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <rocksdb/db.h>
 #include <sys/wait.h>
 
+#include <boost/signals2/connection.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -150,6 +151,31 @@ TEST_F(RocksEventStoreTest, FollowerSeesExistingEventsAndNewOnesAfterRefresh) {
     ASSERT_TRUE(b.ok()) << b.status().ToString();
     EXPECT_EQ(b->size(), static_cast<std::size_t>(round + 1));
   }
+}
+
+// The follower is woken by the writer's write-ahead log (inotify), not only by its interval: with
+// an interval far longer than the wait, the commit still arrives.
+TEST_F(RocksEventStoreTest, FollowerIsWokenByTheWritersWrites) {
+  std::unique_ptr<RocksEventStore> writer = OpenStore(StoreDir());
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(writer->Append(Sid("a-1"), ExpectedVersion::NoStream(), {Ev("1")}).ok());
+  RocksEventStoreOptions options;
+  options.follow_interval_ms = 600'000;
+  Result<std::unique_ptr<RocksEventStore>> follower =
+      RocksEventStore::OpenFollower(StoreDir(), options);
+  ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+  std::mutex mu;
+  std::condition_variable cv;
+  GlobalPosition seen = 0;
+  boost::signals2::scoped_connection connection = (*follower)->OnCommitted([&](GlobalPosition p) {
+    std::lock_guard lock(mu);
+    seen = p;
+    cv.notify_all();
+  });
+  ASSERT_TRUE(writer->Append(Sid("a-1"), ExpectedVersion::Any(), {Ev("2")}).ok());
+  std::unique_lock lock(mu);
+  EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return seen >= 2; }))
+      << "the follower was not woken by the append";
 }
 
 TEST_F(RocksEventStoreTest, FollowerReadsStreamsListsChecksAndCounts) {

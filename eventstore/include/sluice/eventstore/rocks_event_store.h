@@ -28,7 +28,8 @@ struct RocksEventStoreOptions {
   std::size_t stream_head_cache_entries = 100'000;
   // RocksDB block cache for reads, in bytes. Default 64 MiB.
   std::size_t block_cache_bytes = 64 << 20;
-  // Followers only: how often to catch up with the writer, in milliseconds. Default 100.
+  // Followers only: the longest wait before catching up with the writer when no change in the
+  // store's folder was noticed, in milliseconds. Default 100.
   int follow_interval_ms = 100;
 };
 
@@ -64,9 +65,9 @@ class RocksEventStore final : public EventStore, public SnapshotStore {
                                                        const RocksEventStoreOptions& options = {});
 
   // Opens the store in `dir` read-only as a follower of the process writing it (a RocksDB secondary
-  // instance). A background thread catches up with the writer every follow_interval_ms and fires
-  // OnCommitted when new events appear; Refresh() catches up at once. Append returns
-  // InvalidArgument.
+  // instance). A background thread catches up with the writer as soon as the writer writes to the
+  // folder (inotify) and at least every follow_interval_ms, and fires OnCommitted when new events
+  // appear; Refresh() catches up at once. Append returns InvalidArgument.
   static Result<std::unique_ptr<RocksEventStore>> OpenFollower(
       const std::string& dir, const RocksEventStoreOptions& options = {});
 
