@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # README quick-start command 1: installs what is missing, builds the examples in build/ and runs
-# two of them: bank_account (commands through a command bus into the RocksDB event store, then the
-# resulting streams) and shopping_cart (asynchronous dispatch from several threads, with the
-# correlation and causation ids of every event). The quickstart example is built too.
+# three of them: bank_account (commands through a command bus into the RocksDB event store, then
+# the resulting streams), shopping_cart (asynchronous dispatch from several threads, with the
+# correlation and causation ids of every event) and shop_projections (projection workers building
+# read models in SQLite and RocksDB while commands arrive; a poisoned event retried, parked and
+# replayed). The quickstart example is built too.
 #   scripts/demo.sh [STORE_DIR]
-# With STORE_DIR both examples write to the RocksDB store kept there (run again to add more
-# accounts and carts); without it each uses a temporary folder and removes it.
+# With STORE_DIR all three write to the RocksDB store kept there (run again to add more accounts
+# and carts; shop_projections rebuilds its read models from the whole store in a temporary folder);
+# without it each uses a temporary folder and removes it.
 # SLUICE_JOBS sets the build's parallel jobs (default 2); SLUICE_BUILD_LOCK, when set, names a file
 # to `flock` around the build; SLUICE_BUILD_ROOT names the build folder (default build).
 set -euo pipefail
@@ -32,10 +35,13 @@ build=${SLUICE_BUILD_ROOT:-build}
 ./scripts/setup.sh
 "${heavy[@]}" cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 "${heavy[@]}" cmake --build "$build" -j"${SLUICE_JOBS:-2}" \
-  --target sluice_quickstart sluice_bank_account sluice_shopping_cart
+  --target sluice_quickstart sluice_bank_account sluice_shopping_cart sluice_shop_projections
 echo
 echo "== examples/bank_account: commands through the bus into the store, and the streams"
 "$build/examples/bank_account" "${store[@]}"
 echo
 echo "== examples/shopping_cart: DispatchAsync from several threads; correlation and causation"
-exec "$build/examples/shopping_cart" "${store[@]}"
+"$build/examples/shopping_cart" "${store[@]}"
+echo
+echo "== examples/shop_projections: read models in SQLite and RocksDB, built while commands arrive"
+exec "$build/examples/shop_projections" "${store[@]}"

@@ -16,6 +16,8 @@ constexpr auto kLazyCheckpointInterval = std::chrono::seconds(1);
 constexpr std::size_t kQueueDepth = 4;
 constexpr milliseconds kStoreRetryMin{20};
 constexpr milliseconds kStoreRetryMax{2000};
+// How often an idle worker checks that it still holds its projection.
+constexpr milliseconds kIdleFenceCheck{100};
 
 // The projection's view of a transaction: its table names get the target's suffix.
 class SuffixedTransaction final : public ReadModelTransaction {
@@ -162,8 +164,8 @@ class PartitionApplier {
       return {};
     }
     if (!record->has_value() || (*record)->owner != c_.owner) {
-      return {Outcome::kSuperseded, Status::Unavailable("projection " + c_.target.key +
-                                                        " was taken over by another worker")};
+      return {Outcome::kSuperseded, Status::Rejected("projection " + c_.target.key +
+                                                     " was taken over by another worker")};
     }
     if ((*record)->epoch != c_.epoch) return {Outcome::kReload, {}};
     *tx = std::move(*begun);
@@ -347,6 +349,18 @@ Result<Layouts> AdoptLayout(RunContext& c) {
 
 StepResult Stopped(RunContext&) { return {Outcome::kStopping, {}}; }
 
+// Whether the run still holds its target (see system_tables.h), from the committed record.
+StepResult CheckFence(RunContext& c) {
+  Result<std::optional<ProjectionRecord>> record = LoadRecord(*c.store, c.target.key);
+  if (!record.ok()) return {};  // a store error: the next transaction finds out and retries
+  if (!record->has_value() || (*record)->owner != c.owner) {
+    return {Outcome::kSuperseded,
+            Status::Rejected("projection " + c.target.key + " was taken over by another worker")};
+  }
+  if ((*record)->epoch != c.epoch) return {Outcome::kReload, {}};
+  return {};
+}
+
 // Reads pages from `from` and hands them to `dispatch` until stopped, caught up (when asked), or
 // `dispatch` ends the run.
 StepResult ReadLoop(RunContext& c, GlobalPosition from, bool until_caught_up,
@@ -383,7 +397,11 @@ StepResult ReadLoop(RunContext& c, GlobalPosition from, bool until_caught_up,
       if (flushed.outcome != Outcome::kOk) return flushed;
       if (until_caught_up) return {};
       c.telemetry->SetLive(true);
-      if (c.control->WaitForCommitAfter(from - 1, *c.events)) break;
+      if (c.control->WaitForCommitAfter(from - 1, *c.events, kIdleFenceCheck)) break;
+      // Idle workers notice a reset, a rebuild's switch or a takeover (perhaps by another
+      // process) here, not only when the next event arrives.
+      StepResult fence = CheckFence(c);
+      if (fence.outcome != Outcome::kOk) return fence;
       continue;
     }
     if (page->front().position != from) {
@@ -533,17 +551,18 @@ void RunControl::Notify(GlobalPosition head) {
   cv_.notify_all();
 }
 
-bool RunControl::WaitForCommitAfter(GlobalPosition position, EventStore& events) {
+bool RunControl::WaitForCommitAfter(GlobalPosition position, EventStore& events,
+                                    std::chrono::milliseconds at_most) {
+  const auto deadline = std::chrono::steady_clock::now() + at_most;
   std::unique_lock lock(mu_);
   while (!stopping()) {
-    if (announced_ > position) return false;
+    if (announced_ > position || std::chrono::steady_clock::now() >= deadline) return false;
     lock.unlock();
     // A commit announced before we subscribed, or a store that does not announce: look.
     bool newer = events.HeadPosition() > position;
     lock.lock();
     if (newer) return false;
-    cv_.wait_for(lock, std::chrono::seconds(1),
-                 [&] { return stopping() || announced_ > position; });
+    cv_.wait_until(lock, deadline, [&] { return stopping() || announced_ > position; });
   }
   return true;
 }
@@ -596,7 +615,13 @@ void Telemetry::WaitForProgress(std::chrono::steady_clock::time_point deadline,
   }
 }
 
-void Telemetry::NotifyProgress() { progress_cv_.notify_all(); }
+void Telemetry::NotifyProgress() {
+  {
+    // Taking the lock orders this notice after a waiter's check of its condition: none is missed.
+    std::lock_guard lock(mu_);
+  }
+  progress_cv_.notify_all();
+}
 
 Status SafeApply(Projection& projection, const std::string& suffix, const RecordedEvent& event,
                  ReadModelTransaction& tx) {

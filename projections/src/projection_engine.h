@@ -41,9 +41,10 @@ class RunControl {
   bool SleepUnlessStopping(std::chrono::milliseconds duration);
   // The event store announced `head`.
   void Notify(GlobalPosition head);
-  // Waits until a commit beyond `position` was announced, `events` shows one, or the run stops.
-  // True if the run is stopping.
-  bool WaitForCommitAfter(GlobalPosition position, EventStore& events);
+  // Waits until a commit beyond `position` was announced, `events` shows one, the run stops or
+  // `at_most` passed. True if the run is stopping.
+  bool WaitForCommitAfter(GlobalPosition position, EventStore& events,
+                          std::chrono::milliseconds at_most);
 
  private:
   std::mutex mu_;
@@ -69,6 +70,9 @@ class Telemetry {
   std::string error() const;
   void SetError(std::string error);
   int partitions() const { return partitions_.load(); }
+  // The epoch the run works under; Processed() describes the read model of that epoch only.
+  void SetEpoch(std::int64_t epoch) { epoch_.store(epoch); }
+  std::int64_t epoch() const { return epoch_.load(); }
   // Wakes WaitFor callers.
   void WaitForProgress(std::chrono::steady_clock::time_point deadline,
                        const std::function<bool()>& done);
@@ -80,6 +84,7 @@ class Telemetry {
   std::atomic<std::uint64_t> applied_{0};
   std::atomic<bool> retrying_{false};
   std::atomic<bool> live_{false};
+  std::atomic<std::int64_t> epoch_{0};
   mutable std::mutex mu_;
   std::condition_variable progress_cv_;
   std::string error_;  // GUARDED_BY(mu_)

@@ -29,6 +29,10 @@ Result<std::shared_ptr<Projection>> ProjectionRegistry::Create(const std::string
   }
   std::shared_ptr<Projection> projection = it->second();
   if (projection == nullptr) return Status::InvalidArgument("projection " + name + ": null");
+  if (projection->Name() != name) {
+    return Status::InvalidArgument("projection registered as '" + name + "' names itself '" +
+                                   projection->Name() + "'");
+  }
   return projection;
 }
 

@@ -131,9 +131,27 @@ class ProjectionWorker::Impl {
 
   Status WaitFor(GlobalPosition position, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    telemetry_.WaitForProgress(
-        deadline, [&] { return telemetry_.Processed() >= position || !running_.load(); });
-    if (telemetry_.Processed() >= position) return Status::Ok();
+    while (true) {
+      telemetry_.WaitForProgress(
+          deadline, [&] { return telemetry_.Processed() >= position || !running_.load(); });
+      if (telemetry_.Processed() < position) break;
+      // The position counts only for the read model the worker still writes: after a rebuild's
+      // switch or a reset it has to reload and get there again.
+      std::int64_t epoch = telemetry_.epoch();
+      Result<std::optional<projection_internal::ProjectionRecord>> record =
+          projection_internal::LoadRecord(store_, target_.key);
+      if (!record.ok()) return record.status();
+      if (record->has_value() && (*record)->epoch == epoch && telemetry_.epoch() == epoch &&
+          telemetry_.Processed() >= position) {
+        return Status::Ok();
+      }
+      if (std::chrono::steady_clock::now() >= deadline || !running_.load()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (telemetry_.Processed() >= position && running_.load()) {
+      return Status::Unavailable("timed out waiting for projection " + target_.key +
+                                 " to reload after a reset or a rebuild");
+    }
     if (!running_.load()) {
       std::lock_guard lock(mu_);
       if (!failure_.ok()) return failure_;
@@ -169,7 +187,7 @@ class ProjectionWorker::Impl {
       }
       if (!record->has_value() || (*record)->owner != owner_) {
         failure =
-            Status::Unavailable("projection " + target_.key + " was taken over by another worker");
+            Status::Rejected("projection " + target_.key + " was taken over by another worker");
         break;
       }
       if ((*record)->paused_until_us > projection_internal::NowMicros()) {
@@ -178,6 +196,11 @@ class ProjectionWorker::Impl {
         continue;
       }
       context.epoch = (*record)->epoch;
+      if (telemetry_.epoch() != context.epoch) {
+        // What was processed counted for the previous epoch's read model: forget it first.
+        telemetry_.SetPartitions(1, {0});
+        telemetry_.SetEpoch(context.epoch);
+      }
       StepResult result = projection_internal::RunOnce(context, /*until_caught_up=*/false);
       if (result.outcome == Outcome::kFailed || result.outcome == Outcome::kSuperseded) {
         failure = result.error;

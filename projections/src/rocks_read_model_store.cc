@@ -46,7 +46,7 @@ rocksdb::Slice ToSlice(std::string_view s) { return {s.data(), s.size()}; }
 struct TableInfo {
   std::uint64_t id = 0;
   TableSchema schema;
-  std::string encoded;  // the catalog entry's bytes, to recognise an unchanged entry cheaply
+  std::string encoded;  // the catalog entry's bytes (a rename moves them to the new name)
   std::string prefix;   // be64(id): every row key of the table starts with it
 };
 using TableInfoPtr = std::shared_ptr<const TableInfo>;
@@ -100,7 +100,8 @@ class RocksBatch final : public ReadModelBatch {
     if (txn_ == nullptr) return Status::InvalidArgument("read-model transaction already committed");
     return Status::Ok();
   }
-  // This transaction's catalog entry for `table`, read (and tracked for conflicts) on first use.
+  // This transaction's catalog entry for `table`: tracked for conflicts on first use and taken
+  // from the store's catalog cache, then changed by this transaction's own DDL.
   Result<Entry*> Lookup(std::string_view table);
   // Lookup, NotFound if the table does not exist.
   Result<const TableInfo*> Existing(std::string_view table);
@@ -118,6 +119,7 @@ class RocksBatch final : public ReadModelBatch {
   std::string key_buf_;
   std::string value_buf_;
   std::string read_buf_;
+  std::string catalog_key_;
 };
 
 class RocksReadModelStore final : public ReadModelStore {
@@ -213,13 +215,15 @@ class RocksReadModelStore final : public ReadModelStore {
   std::unique_ptr<rocksdb::OptimisticTransactionDB> db_;
   std::uint64_t next_table_id_at_open_ = 1;
 
-  // The committed catalog, for store-level reads. Transactions read the catalog from the
-  // database (tracked) and only reuse parsed entries from here.
+  // The committed catalog, loaded at Open and updated by every commit that changes it (no other
+  // process writes the database), so it answers for the database's catalog entries.
   mutable std::shared_mutex catalog_mu_;
   std::map<std::string, TableInfoPtr, std::less<>> catalog_;  // GUARDED_BY(catalog_mu_)
-  // Held across the commit of a transaction that changed the catalog and the update of catalog_
-  // that follows, so two such updates cannot land in the other order than their commits.
-  std::mutex ddl_mu_;
+  // Held exclusively across the commit of a transaction that changed the catalog and the update
+  // of catalog_ that follows; shared by transactions while they take a table from catalog_. So
+  // a transaction never sees a catalog change in the database that catalog_ does not show yet,
+  // and two catalog updates land in the order of their commits.
+  std::shared_mutex commit_mu_;
 
   std::mutex pool_mu_;
   std::vector<rocksdb::Transaction*> pool_;  // GUARDED_BY(pool_mu_)
@@ -242,22 +246,22 @@ Result<RocksBatch::Entry*> RocksBatch::Lookup(std::string_view table) {
       return &e;
     }
   }
-  const std::string key = internal::CatalogKey(table);
-  rocksdb::Status s = txn_->GetForUpdate(rocksdb::ReadOptions(), key, &read_buf_);
-  TableInfoPtr info;
-  if (s.ok()) {
-    TableInfoPtr cached = store_->Cached(table);
-    if (cached != nullptr && cached->encoded == read_buf_) {
-      info = std::move(cached);
-    } else {
-      std::uint64_t id = 0;
-      TableSchema schema;
-      SLUICE_RETURN_IF_ERROR(internal::DecodeCatalogEntry(read_buf_, table, &id, &schema));
-      info = MakeInfo(id, std::move(schema), read_buf_);
-    }
-  } else if (!s.IsNotFound()) {
+  // Track the catalog key without reading it (a null value): a drop, rename or create of the
+  // table committed after this point makes this transaction conflict. One committed before this
+  // point is in the cache once the shared commit lock is ours (a catalog-changing commit holds
+  // it exclusively until the cache is updated), so the cache answers for the database here.
+  catalog_key_.assign(internal::CatalogPrefix());
+  catalog_key_.append(table);
+  rocksdb::Status s =
+      txn_->GetForUpdate(rocksdb::ReadOptions(), catalog_key_, static_cast<std::string*>(nullptr));
+  if (!s.ok()) {
     return store_->FromRocks(s,
                              "cannot read the catalog entry of table '" + std::string(table) + "'");
+  }
+  TableInfoPtr info;
+  {
+    std::shared_lock<std::shared_mutex> commit_lock(store_->commit_mu_);
+    info = store_->Cached(table);
   }
   entries_.push_back(Entry{std::string(table), std::move(info)});
   last_ = &entries_.back();
@@ -302,7 +306,11 @@ Status RocksBatch::Put(std::string_view table, Row row) {
   RowKey(info, row.data());
   value_buf_.clear();
   internal::EncodeRowValue(info.schema, row, &value_buf_);
-  rocksdb::Status s = txn_->Put(key_buf_, value_buf_);
+  // Untracked: a row only written (not read) by this transaction does not make it conflict. The
+  // outcome is still that of the transactions run one after the other in commit order, as no
+  // decision here depended on the row's old value; rows read through Get are tracked there.
+  // Tracking every write would double the cost of a projection's write path.
+  rocksdb::Status s = txn_->PutUntracked(key_buf_, value_buf_);
   if (!s.ok()) return store_->FromRocks(s, "cannot write table '" + info.schema.name + "'");
   return Status::Ok();
 }
@@ -314,7 +322,7 @@ Status RocksBatch::Delete(std::string_view table, const Key& key) {
   const TableInfo& info = **found;
   SLUICE_RETURN_IF_ERROR(ValidateKey(info.schema, key));
   RowKey(info, key.data());
-  rocksdb::Status s = txn_->Delete(key_buf_);
+  rocksdb::Status s = txn_->DeleteUntracked(key_buf_);  // untracked: see Put
   if (!s.ok()) return store_->FromRocks(s, "cannot write table '" + info.schema.name + "'");
   return Status::Ok();
 }
@@ -413,11 +421,11 @@ Status RocksBatch::Commit() {
   if (!ddl_) {
     s = txn->Commit();
   } else {
-    std::lock_guard<std::mutex> ddl_lock(store_->ddl_mu_);
+    std::unique_lock<std::shared_mutex> commit_lock(store_->commit_mu_);
     s = txn->Commit();
     if (s.ok()) {
-      // Every entry was read with GetForUpdate, so none changed since (or the commit would have
-      // conflicted): they are all the committed state now.
+      // Every entry's catalog key was tracked when it was taken, so none changed since (or the
+      // commit would have conflicted): they are all the committed state now.
       std::unique_lock<std::shared_mutex> lock(store_->catalog_mu_);
       for (Entry& e : entries_) {
         if (e.info == nullptr) {

@@ -204,7 +204,15 @@ Status ValidateSchema(const TableSchema& schema, bool allow_reserved) {
     return Status::InvalidArgument("table " + Quote(schema.name) +
                                    " needs at least one key column");
   }
-  std::set<std::string_view> seen;
+  // SQL stores compare names ignoring ASCII case, so every store refuses "id" beside "ID".
+  std::set<std::string> seen;
+  auto folded = [](std::string_view name) {
+    std::string lower(name);
+    for (char& c : lower) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return lower;
+  };
   for (const Column& column : schema.key) {
     SLUICE_RETURN_IF_ERROR(CheckColumnName(schema.name, column.name));
     if (column.type == ColumnType::kReal) {
@@ -217,9 +225,9 @@ Status ValidateSchema(const TableSchema& schema, bool allow_reserved) {
       return Status::InvalidArgument("table " + Quote(schema.name) + ": key column " +
                                      Quote(column.name) + " has an unknown type");
     }
-    if (!seen.insert(column.name).second) {
+    if (!seen.insert(folded(column.name)).second) {
       return Status::InvalidArgument("table " + Quote(schema.name) + ": column " +
-                                     Quote(column.name) + " appears twice");
+                                     Quote(column.name) + " appears twice (ignoring case)");
     }
   }
   for (const Column& column : schema.columns) {
@@ -229,9 +237,9 @@ Status ValidateSchema(const TableSchema& schema, bool allow_reserved) {
       return Status::InvalidArgument("table " + Quote(schema.name) + ": column " +
                                      Quote(column.name) + " has an unknown type");
     }
-    if (!seen.insert(column.name).second) {
+    if (!seen.insert(folded(column.name)).second) {
       return Status::InvalidArgument("table " + Quote(schema.name) + ": column " +
-                                     Quote(column.name) + " appears twice");
+                                     Quote(column.name) + " appears twice (ignoring case)");
     }
   }
   return Status::Ok();

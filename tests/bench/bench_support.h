@@ -1,6 +1,8 @@
-// What every benchmark in tests/bench shares: quick mode, fatal errors, scratch folders.
+// What every benchmark in tests/bench shares: quick mode, the payload, fatal errors, scratch
+// folders.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +18,26 @@ namespace sluice::bench {
 inline bool Quick() {
   const char* q = std::getenv("SLUICE_BENCH_QUICK");
   return q != nullptr && *q != '\0' && std::string_view(q) != "0";
+}
+
+// Every benchmark's event payload: 256 bytes of printable pseudo-random text (compresses a
+// little, like real payloads), the same bytes for Sluice and for the raw RocksDB baseline.
+inline constexpr std::size_t kPayloadBytes = 256;
+inline const std::string& Payload() {
+  static const std::string payload = [] {
+    std::string p(kPayloadBytes, ' ');
+    std::uint64_t x = 0x9E3779B97F4A7C15ull;
+    static constexpr char kAlphabet[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789{}";
+    for (char& c : p) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c = kAlphabet[x % 64];
+    }
+    return p;
+  }();
+  return payload;
 }
 
 [[noreturn]] inline void Die(const std::string& what) {

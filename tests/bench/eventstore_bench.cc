@@ -66,7 +66,6 @@
 namespace sluice::bench {
 namespace {
 
-constexpr std::size_t kPayloadBytes = 256;
 constexpr const char* kEventType = "bench.Appended.v1";
 
 std::size_t ScanEvents() { return Quick() ? 20'000 : 200'000; }
@@ -76,24 +75,6 @@ using ::sluice::bench::Check;  // the Status overload, beside this one
 
 void Check(const rocksdb::Status& s, const char* what) {
   if (!s.ok()) Die(std::string(what) + ": " + s.ToString());
-}
-
-// 256 bytes of printable pseudo-random text (compresses a little, like real payloads).
-const std::string& Payload() {
-  static const std::string payload = [] {
-    std::string p(kPayloadBytes, ' ');
-    std::uint64_t x = 0x9E3779B97F4A7C15ull;
-    static constexpr char kAlphabet[] =
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789{}";
-    for (char& c : p) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      c = kAlphabet[x % 64];
-    }
-    return p;
-  }();
-  return payload;
 }
 
 std::vector<EventData> MakeEvents(std::size_t n) {

@@ -20,127 +20,20 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli_process.h"
 #include "sluice/eventstore/rocks_event_store.h"
-
-extern char** environ;
 
 namespace sluice {
 namespace {
 
+using cli_testing::EventLine;
+using cli_testing::ParseLines;
+using cli_testing::Process;
+using cli_testing::RunResult;
 using nlohmann::json;
-using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
 constexpr const char* kId1 = "8a1f6c3e-2b7d-4c55-9e0a-1f2e3d4c5b6a";
 constexpr const char* kId2 = "0b9e8d7c-6a5f-4e3d-8c2b-1a0f9e8d7c6b";
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::vector<json> ParseLines(const std::string& text) {
-  std::vector<json> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-  return lines;
-}
-
-// One event line of `sluice append` input.
-std::string EventLine(const std::string& type, const json& data = json::object(),
-                      const std::string& id = "") {
-  json line = {{"type", type}, {"data", data}};
-  if (!id.empty()) line["id"] = id;
-  return line.dump() + "\n";
-}
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// A `sluice` process with its standard streams redirected to files.
-class Process {
- public:
-  Process(const std::filesystem::path& work, const std::vector<std::string>& args,
-          const std::string& input) {
-    static int counter = 0;
-    const std::string base = "run-" + std::to_string(++counter);
-    const auto in_path = work / (base + ".in");
-    out_path_ = work / (base + ".out");
-    err_path_ = work / (base + ".err");
-    std::ofstream(in_path, std::ios::binary) << input;
-
-    std::vector<std::string> argv_text = {SLUICE_CLI_PATH};
-    argv_text.insert(argv_text.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_text) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) pid_ = -1;
-    EXPECT_EQ(rc, 0) << "cannot start " << SLUICE_CLI_PATH;
-  }
-
-  ~Process() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  std::string out() const { return ReadFile(out_path_); }
-  std::string err() const { return ReadFile(err_path_); }
-
-  // Waits until standard output holds at least `n` complete lines; false after `timeout`.
-  bool WaitForLines(std::size_t n, milliseconds timeout = milliseconds(20'000)) const {
-    const auto deadline = steady_clock::now() + timeout;
-    while (steady_clock::now() < deadline) {
-      const std::string text = out();
-      if (static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) >= n) return true;
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    return false;
-  }
-
-  void Signal(int signal_number) const { kill(pid_, signal_number); }
-
-  // The exit code, or -1 if it was killed by a signal or still ran after `timeout` (then killed).
-  int Wait(milliseconds timeout = milliseconds(60'000)) {
-    if (pid_ <= 0) return -1;
-    const auto deadline = steady_clock::now() + timeout;
-    int status = 0;
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
-      if (steady_clock::now() >= deadline) {
-        ADD_FAILURE() << "sluice did not exit in time";
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        pid_ = -1;
-        return -1;
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    pid_ = -1;
-    if (WIFSIGNALED(status)) ADD_FAILURE() << "sluice died of signal " << WTERMSIG(status);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::filesystem::path out_path_;
-  std::filesystem::path err_path_;
-};
 
 class CliTest : public ::testing::Test {
  protected:

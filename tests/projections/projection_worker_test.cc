@@ -307,7 +307,11 @@ TYPED_TEST(ProjectionWorkerTest, RebuildUnderConcurrentAppendsSwitchesWithNoGap)
   EXPECT_GE(rebuilt->events_done, 300u);
   ASSERT_FALSE(reports.empty());
   EXPECT_TRUE(reports.back().switched);
-  ASSERT_TRUE(worker->WaitFor(this->events_.HeadPosition(), kWait).ok()) << worker->Report().error;
+  Status waited = worker->WaitFor(this->events_.HeadPosition(), kWait);
+  ProjectionReport report = worker->Report();
+  ASSERT_TRUE(waited.ok()) << waited.ToString() << "; state " << ProjectionStateName(report.state)
+                           << ", checkpoint " << report.checkpoint << ", head " << report.head
+                           << ": " << report.error;
   this->ExpectRecordedEverything();
   Result<std::vector<std::string>> tables = this->store_->ListTables();
   for (const std::string& table : *tables) {

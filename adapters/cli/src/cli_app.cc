@@ -1,28 +1,29 @@
-#include "cli_app.h"
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <exception>
 #include <iostream>
 #include <optional>
 #include <string>
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "sluice/cli/cli.h"
 
 namespace sluice::cli {
 namespace {
 
 constexpr const char* kDescription =
-    "sluice: append to, read and inspect a Sluice event store (a RocksDB folder).\n"
+    "sluice: append to, read and inspect a Sluice event store (a RocksDB folder), and run\n"
+    "projections into read models (sqlite:PATH or rocksdb:DIR).\n"
     "Every command prints JSON on standard output; errors go to standard error as 'error: ...'.\n"
-    "Read commands (read, read-all, streams, stats, check) open the store read-only and work "
-    "while\n"
-    "another process writes it; they never create a store.";
+    "Every command but append opens the store read-only and works while another process writes\n"
+    "it; none creates a store.";
 
 constexpr const char* kExitCodes =
     "Exit codes: 0 success; 1 failure (no store, store locked by another writer, stream not\n"
-    "found, problems found by check, I/O error); 2 bad usage or bad input (nothing written);\n"
-    "3 wrong expected version (append; nothing written).";
+    "found, problems found by check, a projection failed, I/O error); 2 bad usage or bad input\n"
+    "(unknown command, flag or projection, bad number or URL; nothing written); 3 wrong expected\n"
+    "version (append; nothing written).";
 
 constexpr const char* kAppendHelp =
     "Append events read from standard input, one JSON object per line (blank lines are skipped),\n"
@@ -70,6 +71,63 @@ constexpr const char* kCheckHelp =
     "\"problems\": [...]}\n"
     "(plus \"problem_count\" when the list was cut short). Exit 0 when sound, 1 otherwise.";
 
+constexpr const char* kReadModelHelp =
+    "Read model: sqlite:PATH (a SQLite file) or rocksdb:DIR (a RocksDB folder)";
+
+constexpr const char* kProjectHelp =
+    "Run projections into a read model, following the writer of the store live (this process\n"
+    "opens the store read-only). NAME is a projection of the registry: the built-ins\n"
+    "stream-index and type-counts, or those of the application that linked the CLI. Runs until\n"
+    "SIGINT or SIGTERM (each worker finishes and commits its current batch, then exit 0), or with\n"
+    "--once until every projection has processed the store's head as it was at the start.\n"
+    "A failing event is retried 5 times with backoff, then parked (see `sluice dlq`).\n"
+    "Checkpoints and parked events live in the read model, so a restart goes on where it\n"
+    "stopped. Several processes may run different projections against one store, each into its\n"
+    "own read model or all into one SQLite file.\n"
+    "At the end prints one JSON line per projection:\n"
+    "  {\"name\", \"checkpoint\", \"head\", \"lag\", \"state\", \"parked\", \"partitions\"}\n"
+    "(plus \"error\" when it failed); nothing else goes to standard output.\n"
+    "Exit 0 stopped cleanly; 1 no store, the read model cannot be opened, or a projection failed\n"
+    "(the error on standard error, state \"failed\"); 2 bad usage, unknown projection (the known\n"
+    "ones are listed) or bad URL.";
+
+constexpr const char* kProjectionsHelp =
+    "Print one JSON line per projection that has run against the read model, by name:\n"
+    "  {\"name\", \"checkpoint\", \"head\", \"lag\", \"state\", \"parked\", \"partitions\"}\n"
+    "(plus \"error\" when it failed). checkpoint: every event at or below it is processed;\n"
+    "head: the store's head; lag = head - checkpoint; state: catching_up, live, retrying, stopped\n"
+    "or failed, as its worker last recorded it (a worker killed without a clean stop keeps its\n"
+    "last state); parked: events in its dead-letter store. No read model or an empty one prints\n"
+    "nothing. Exit 0 success; 1 no store or a read error; 2 bad usage or URL.";
+
+constexpr const char* kDlqHelp =
+    "A projection's dead-letter store: events it failed to apply after its retries.\n"
+    "  list     one JSON line per parked event, by position:\n"
+    "           {\"position\", \"stream\", \"version\", \"event_id\", \"type\", \"error\", "
+    "\"attempts\",\n"
+    "            \"parked_at_us\"}\n"
+    "  replay   applies them again with the projection's current code, each in its own\n"
+    "           transaction; prints {\"replayed\": N, \"still_failing\": M}. Those still failing\n"
+    "           stay parked with the new error and attempt count (exit 0 all the same).\n"
+    "  discard  removes them without applying them; prints {\"discarded\": N}.\n"
+    "--position P acts on the event at global position P only: list prints nothing when it is\n"
+    "not parked; replay and discard exit 1 then. Without --position, all parked events.\n"
+    "Replay needs the projection in the registry; list and discard also take any projection\n"
+    "that has run against the read model. Exit 0 success; 1 no store, a read or write error,\n"
+    "P not parked; 2 bad usage, unknown projection or bad URL.";
+
+constexpr const char* kRebuildHelp =
+    "Build a new copy of the projection's read model from position 0 beside the live one (the\n"
+    "old tables keep serving reads), then switch to it atomically. A worker running the\n"
+    "projection meanwhile (another `sluice project` sharing a SQLite read model) goes on from the\n"
+    "new copy. Progress: a bar on standard error when it is a terminal, otherwise JSON lines\n"
+    "on standard output about every 0.5 s:\n"
+    "  {\"events_done\", \"position\", \"head\", \"events_per_second\", \"eta_seconds\", "
+    "\"switched\"}\n"
+    "The last line, after the switch, has \"switched\": true (printed on a terminal too).\n"
+    "Exit 0 switched; 1 no store, the read model cannot be opened or the rebuild failed; 2 bad\n"
+    "usage, unknown projection or bad URL.";
+
 void AddStoreOption(CLI::App* command, std::string* store) {
   command->add_option("--store", *store, "Folder of the store")->required();
 }
@@ -81,9 +139,12 @@ void AddOptionalOption(CLI::App* command, const std::string& name,
       name, [target](const std::string& value) { *target = value; }, help);
 }
 
-}  // namespace
+void AddReadModelOptions(CLI::App* command, std::string* store, std::string* read_model) {
+  AddStoreOption(command, store);
+  command->add_option("--read-model", *read_model, kReadModelHelp)->required();
+}
 
-int RunCli(int argc, char** argv) {
+int RunCliUnguarded(int argc, char** argv, const ProjectionRegistry& registry) {
   std::ios::sync_with_stdio(false);
 
   CLI::App app(kDescription, "sluice");
@@ -138,6 +199,47 @@ int RunCli(int argc, char** argv) {
   check->footer(kCheckHelp);
   AddStoreOption(check, &check_store);
 
+  ProjectFlags project_flags;
+  CLI::App* project = app.add_subcommand("project", "Run projections into a read model");
+  project->footer(kProjectHelp);
+  AddReadModelOptions(project, &project_flags.store, &project_flags.read_model);
+  project
+      ->add_option("--projection", project_flags.projections,
+                   "NAME[,NAME...]: what to run (may be repeated)")
+      ->required()
+      ->allow_extra_args(false);  // one list per --projection
+  project->add_flag("--once", project_flags.once,
+                    "Stop once the head seen at the start is processed");
+  AddOptionalOption(project, "--partitions", &project_flags.partitions,
+                    "Worker threads per projection, partitioned by stream (1-64, default 1)");
+
+  ReadModelFlags projections_flags;
+  CLI::App* projections = app.add_subcommand("projections", "Show the projections of a read model");
+  projections->footer(kProjectionsHelp);
+  AddReadModelOptions(projections, &projections_flags.store, &projections_flags.read_model);
+
+  DlqFlags dlq_flags;
+  CLI::App* dlq = app.add_subcommand("dlq", "List, replay or discard parked events");
+  dlq->footer(kDlqHelp);
+  dlq->require_subcommand(1);
+  CLI::App* dlq_list = dlq->add_subcommand("list", "Print the parked events");
+  CLI::App* dlq_replay = dlq->add_subcommand("replay", "Apply the parked events again");
+  CLI::App* dlq_discard = dlq->add_subcommand("discard", "Remove the parked events");
+  for (CLI::App* action : {dlq_list, dlq_replay, dlq_discard}) {
+    action->footer(kDlqHelp);
+    AddReadModelOptions(action, &dlq_flags.store, &dlq_flags.read_model);
+    action->add_option("--projection", dlq_flags.projection, "The projection")->required();
+    AddOptionalOption(action, "--position", &dlq_flags.position,
+                      "Only the event at this global position (default: all)");
+  }
+
+  RebuildFlags rebuild_flags;
+  CLI::App* rebuild =
+      app.add_subcommand("rebuild", "Rebuild a projection's read model and switch to it");
+  rebuild->footer(kRebuildHelp);
+  AddReadModelOptions(rebuild, &rebuild_flags.store, &rebuild_flags.read_model);
+  rebuild->add_option("--projection", rebuild_flags.projection, "The projection")->required();
+
   // CLI11 reports an unknown command as "A subcommand is required"; name it instead.
   if (argc >= 2 && argv[1][0] != '-') {
     const std::string first = argv[1];
@@ -145,9 +247,10 @@ int RunCli(int argc, char** argv) {
     const bool known = std::any_of(commands.begin(), commands.end(),
                                    [&first](const CLI::App* c) { return c->get_name() == first; });
     if (!known) {
-      std::cerr << "error: unknown command '" << first
-                << "' (commands: append, read, read-all, streams, stats, check)\n"
-                   "Run 'sluice --help'.\n";
+      std::string names;
+      for (const CLI::App* c : commands) names += (names.empty() ? "" : ", ") + c->get_name();
+      std::cerr << "error: unknown command '" << first << "' (commands: " << names
+                << ")\nRun 'sluice --help'.\n";
       return kExitUsage;
     }
   }
@@ -167,8 +270,28 @@ int RunCli(int argc, char** argv) {
   if (streams->parsed()) return RunStreams(streams_store);
   if (stats->parsed()) return RunStats(stats_store);
   if (check->parsed()) return RunCheck(check_store);
+  if (project->parsed()) return RunProject(project_flags, registry);
+  if (projections->parsed()) return RunProjections(projections_flags);
+  if (dlq_list->parsed()) return RunDlq(DlqAction::kList, dlq_flags, registry);
+  if (dlq_replay->parsed()) return RunDlq(DlqAction::kReplay, dlq_flags, registry);
+  if (dlq_discard->parsed()) return RunDlq(DlqAction::kDiscard, dlq_flags, registry);
+  if (rebuild->parsed()) return RunRebuild(rebuild_flags, registry);
   std::cerr << "error: no command given\nRun 'sluice --help'.\n";
   return kExitUsage;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv, const ProjectionRegistry& registry) {
+  // No exception may end the process with a crash: report it and exit 1.
+  try {
+    return RunCliUnguarded(argc, argv, registry);
+  } catch (const std::exception& e) {
+    std::cerr << "error: internal error: " << e.what() << std::endl;
+  } catch (...) {
+    std::cerr << "error: internal error" << std::endl;
+  }
+  return kExitFailure;
 }
 
 }  // namespace sluice::cli

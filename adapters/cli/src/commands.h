@@ -6,6 +6,9 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "sluice/projections/projection_registry.h"
 
 namespace sluice::cli {
 
@@ -42,5 +45,43 @@ int RunStreams(const std::string& store);
 int RunStats(const std::string& store);
 // Exit 0 when the store is sound, 1 when it has problems (listed in the JSON).
 int RunCheck(const std::string& store);
+
+// Projection commands (issue 4). Names come from `registry`; read models are named by URL
+// (sluice/cli/read_model_url.h).
+struct ProjectFlags {
+  std::string store;
+  std::string read_model;
+  // Each NAME[,NAME...] (the flag may be given several times).
+  std::vector<std::string> projections;
+  bool once = false;
+  std::optional<std::string> partitions;  // 1-64, default 1
+};
+// Runs a ProjectionHost until SIGINT/SIGTERM (or, with once, until the start head is processed),
+// then prints one JSON line per projection.
+int RunProject(const ProjectFlags& flags, const ProjectionRegistry& registry);
+
+struct ReadModelFlags {
+  std::string store;
+  std::string read_model;
+};
+// One JSON line per projection found in the read model.
+int RunProjections(const ReadModelFlags& flags);
+
+enum class DlqAction { kList, kReplay, kDiscard };
+struct DlqFlags {
+  std::string store;
+  std::string read_model;
+  std::string projection;
+  std::optional<std::string> position;  // only this parked event; default all
+};
+int RunDlq(DlqAction action, const DlqFlags& flags, const ProjectionRegistry& registry);
+
+struct RebuildFlags {
+  std::string store;
+  std::string read_model;
+  std::string projection;
+};
+// A progress bar on standard error when it is a terminal, JSON progress lines otherwise.
+int RunRebuild(const RebuildFlags& flags, const ProjectionRegistry& registry);
 
 }  // namespace sluice::cli

@@ -1,18 +1,6 @@
-// sluice: append to, read and inspect a Sluice event store from the shell. Run `sluice --help`.
-#include <exception>
-#include <iostream>
+// sluice: append to, read and inspect a Sluice event store and run projections from the shell, with
+// the built-in projections. Run `sluice --help`. Applications that want their own projections
+// build the same tool around sluice::cli::RunCli (sluice/cli/cli.h).
+#include "sluice/cli/cli.h"
 
-#include "cli_app.h"
-#include "exit_codes.h"
-
-int main(int argc, char** argv) {
-  // No exception may end the process with a crash: report it and exit 1.
-  try {
-    return sluice::cli::RunCli(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "error: internal error: " << e.what() << std::endl;
-  } catch (...) {
-    std::cerr << "error: internal error" << std::endl;
-  }
-  return sluice::cli::kExitFailure;
-}
+int main(int argc, char** argv) { return sluice::cli::RunCli(argc, argv); }

@@ -116,6 +116,7 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
 
   T value_or(T fallback) const& { return ok() ? std::get<0>(data_) : std::move(fallback); }
 

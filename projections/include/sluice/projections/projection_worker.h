@@ -88,7 +88,8 @@ class ProjectionWorker {
   std::string name() const;
 
   // Blocks until every event at or below `position` has been processed ("read your writes").
-  // Unavailable on timeout; the worker's error if it stops first.
+  // Unavailable on timeout; the error that stopped the worker if it stops first (Rejected when
+  // another worker took the projection over).
   Status WaitFor(GlobalPosition position, std::chrono::milliseconds timeout);
 
   ProjectionWorker(const ProjectionWorker&) = delete;

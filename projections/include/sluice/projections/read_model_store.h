@@ -60,7 +60,8 @@ class ReadModelStore {
   virtual ~ReadModelStore() = default;
 
   // Starts a transaction. Transactions may run concurrently; a store either serialises them or
-  // detects conflicts at commit (see Commit).
+  // detects conflicts at commit (see Commit). Unavailable when the store stays busy (e.g. another
+  // process holds SQLite's write lock past the busy timeout): retry later.
   virtual Result<std::unique_ptr<ReadModelBatch>> Begin() = 0;
 
   // Reads of committed data, never blocked by a running transaction.
@@ -68,6 +69,7 @@ class ReadModelStore {
   virtual Result<std::optional<TableSchema>> DescribeTable(std::string_view table) = 0;
   // Every table, by name.
   virtual Result<std::vector<std::string>> ListTables() = 0;
+  // The row with `key`, or nullopt. NotFound if the table does not exist.
   virtual Result<std::optional<Row>> Get(std::string_view table, const Key& key) = 0;
   // Up to `limit` rows with key > *after (from the first row when `after` is null), ascending by
   // key (CompareKeys). NotFound if the table does not exist.

@@ -1,6 +1,8 @@
 // A read-model store in a RocksDB database of its own, separate from the event store. Transactions
 // are optimistic: they run in parallel and Commit returns Unavailable when one conflicts with a
-// transaction committed since it began (a row both touched). Commits are synced by default.
+// transaction committed since it began: a row it read (Get) or a table it used was changed. Rows
+// it only wrote (Put, Delete) do not conflict: the later commit wins, as if the transactions had
+// run one after the other. Commits are synced by default.
 //
 // One process opens the database at a time; a second gets Unavailable.
 #pragma once

@@ -30,7 +30,7 @@ enum class ColumnType : std::uint8_t { kInteger, kReal, kText, kBlob };
 std::string_view ColumnTypeName(ColumnType type);
 
 struct Column {
-  std::string name;  // [A-Za-z_][A-Za-z0-9_]*, at most 64 bytes
+  std::string name;  // [A-Za-z_][A-Za-z0-9_]*, at most 64 bytes; unique in its table, ignoring case
   ColumnType type = ColumnType::kText;
   friend bool operator==(const Column&, const Column&) = default;
 };

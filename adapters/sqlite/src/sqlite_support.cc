@@ -1,0 +1,234 @@
+#include "sqlite_support.h"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace sluice::sqlite_internal {
+
+Status SqliteStatus(sqlite3* db, int rc, std::string_view where, std::string_view what,
+                    StatusCode generic_error) {
+  std::string message(where);
+  message += ": ";
+  message += what;
+  message += ": ";
+  // sqlite3_errmsg describes the last failure on `db`; sqlite3_errstr only the code (used when
+  // there is no handle, e.g. a failed open).
+  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_SCHEMA:
+    case SQLITE_INTERRUPT:
+      return Status::Unavailable(std::move(message));
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return Status::InvalidArgument(std::move(message));
+    case SQLITE_CORRUPT:
+      return Status::Corruption(std::move(message));
+    case SQLITE_NOTADB:
+      return Status::Corruption(std::move(message) +
+                                " (the file is not a SQLite database, or its header is damaged)");
+    case SQLITE_ERROR:
+      switch (generic_error) {
+        case StatusCode::kInvalidArgument:
+          return Status::InvalidArgument(std::move(message));
+        case StatusCode::kCorruption:
+          return Status::Corruption(std::move(message));
+        default:
+          return Status::IOError(std::move(message));
+      }
+    default:
+      return Status::IOError(std::move(message));
+  }
+}
+
+int BindValue(sqlite3_stmt* stmt, int index, const Value& value) {
+  switch (value.index()) {
+    case 1:
+      return sqlite3_bind_int64(stmt, index, std::get<std::int64_t>(value));
+    case 2:
+      return sqlite3_bind_double(stmt, index, std::get<double>(value));
+    case 3: {
+      const std::string& text = std::get<std::string>(value);
+      return sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+    }
+    case 4: {
+      const std::string& bytes = std::get<Blob>(value).bytes;
+      // sqlite3_bind_blob binds NULL for a null pointer; a zero-length zeroblob is an empty BLOB.
+      if (bytes.empty()) return sqlite3_bind_zeroblob(stmt, index, 0);
+      return sqlite3_bind_blob64(stmt, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+    }
+    default:
+      return sqlite3_bind_null(stmt, index);
+  }
+}
+
+Value ColumnValue(sqlite3_stmt* stmt, int index) {
+  switch (sqlite3_column_type(stmt, index)) {
+    case SQLITE_INTEGER:
+      return Value(static_cast<std::int64_t>(sqlite3_column_int64(stmt, index)));
+    case SQLITE_FLOAT:
+      return Value(sqlite3_column_double(stmt, index));
+    case SQLITE_TEXT: {
+      // The pointer first, then the size (the order sqlite3_column_bytes documents).
+      const unsigned char* text = sqlite3_column_text(stmt, index);
+      const int size = sqlite3_column_bytes(stmt, index);
+      if (text == nullptr || size <= 0) return Value(std::string());
+      return Value(
+          std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)));
+    }
+    case SQLITE_BLOB: {
+      const void* bytes = sqlite3_column_blob(stmt, index);
+      const int size = sqlite3_column_bytes(stmt, index);
+      if (bytes == nullptr || size <= 0) return Value(Blob{});
+      return Value(
+          Blob{std::string(static_cast<const char*>(bytes), static_cast<std::size_t>(size))});
+    }
+    default:
+      return Value();
+  }
+}
+
+std::string QuoteIdentifier(std::string_view name) {
+  std::string quoted;
+  quoted.reserve(name.size() + 2);
+  quoted += '"';
+  for (char c : name) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+std::string_view SqlType(ColumnType type) {
+  switch (type) {
+    case ColumnType::kInteger:
+      return "INTEGER";
+    case ColumnType::kReal:
+      return "REAL";
+    case ColumnType::kText:
+      return "TEXT";
+    case ColumnType::kBlob:
+      return "BLOB";
+  }
+  return "BLOB";
+}
+
+std::string CreateTableSql(const TableSchema& schema, bool if_not_exists) {
+  std::string sql = if_not_exists ? "CREATE TABLE IF NOT EXISTS " : "CREATE TABLE ";
+  sql += QuoteIdentifier(schema.name) + " (";
+  for (const Column& column : schema.key) {
+    sql += QuoteIdentifier(column.name);
+    sql += ' ';
+    sql += SqlType(column.type);
+    sql += " NOT NULL, ";
+  }
+  for (const Column& column : schema.columns) {
+    sql += QuoteIdentifier(column.name);
+    sql += ' ';
+    sql += SqlType(column.type);
+    sql += ", ";
+  }
+  sql += "PRIMARY KEY (";
+  for (std::size_t i = 0; i < schema.key.size(); ++i) {
+    if (i > 0) sql += ", ";
+    sql += QuoteIdentifier(schema.key[i].name);
+  }
+  sql += ")) STRICT, WITHOUT ROWID";
+  return sql;
+}
+
+std::string EncodeSchema(const TableSchema& schema) {
+  std::string text;
+  auto add = [&text](std::string_view role, const Column& column) {
+    text += role;
+    text += ' ';
+    text += column.name;
+    text += ' ';
+    text += ColumnTypeName(column.type);
+    text += '\n';
+  };
+  for (const Column& column : schema.key) add("key", column);
+  for (const Column& column : schema.columns) add("column", column);
+  return text;
+}
+
+namespace {
+
+std::vector<std::string_view> Split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  while (true) {
+    const std::size_t at = text.find(separator);
+    if (at == std::string_view::npos) {
+      parts.push_back(text);
+      return parts;
+    }
+    parts.push_back(text.substr(0, at));
+    text.remove_prefix(at + 1);
+  }
+}
+
+}  // namespace
+
+Result<TableSchema> DecodeSchema(std::string_view name, std::string_view text) {
+  auto damaged = [name](std::string_view why) {
+    return Status::Corruption("catalog entry of table '" + std::string(name) +
+                              "' is damaged: " + std::string(why));
+  };
+  TableSchema schema;
+  schema.name = std::string(name);
+  if (text.empty() || text.back() != '\n') return damaged("it does not end with a newline");
+  text.remove_suffix(1);
+  for (std::string_view line : Split(text, '\n')) {
+    const std::vector<std::string_view> fields = Split(line, ' ');
+    if (fields.size() != 3) return damaged("line '" + std::string(line) + "' has not 3 fields");
+    Column column;
+    column.name = std::string(fields[1]);
+    static constexpr ColumnType kTypes[] = {ColumnType::kInteger, ColumnType::kReal,
+                                            ColumnType::kText, ColumnType::kBlob};
+    bool known = false;
+    for (ColumnType type : kTypes) {
+      if (fields[2] == ColumnTypeName(type)) {
+        column.type = type;
+        known = true;
+      }
+    }
+    if (!known) return damaged("unknown column type '" + std::string(fields[2]) + "'");
+    if (fields[0] == "key") {
+      if (!schema.columns.empty()) return damaged("a key column follows the other columns");
+      schema.key.push_back(std::move(column));
+    } else if (fields[0] == "column") {
+      schema.columns.push_back(std::move(column));
+    } else {
+      return damaged("unknown role '" + std::string(fields[0]) + "'");
+    }
+  }
+  Status valid = ValidateSchema(schema, /*allow_reserved=*/true);
+  if (!valid.ok()) return damaged(valid.message());
+  return schema;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool IsReservedTableName(std::string_view name) {
+  return EqualsIgnoreCase(name, kCatalogTable) ||
+         (name.size() >= 7 && EqualsIgnoreCase(name.substr(0, 7), "sqlite_"));
+}
+
+}  // namespace sluice::sqlite_internal
