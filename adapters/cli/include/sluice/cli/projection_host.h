@@ -1,7 +1,7 @@
 // ProjectionHost: projection workers in a process of their own, beside the process that writes the
 // event store (what `sluice project` runs). It opens the store read-only as a follower (a RocksDB
-// secondary instance that catches up with the writer every follow_interval_ms and wakes the
-// workers when it sees new events), opens the read model by URL (read_model_url.h) and runs one
+// secondary instance that catches up as soon as the writer writes, at least every
+// follow_interval_ms, and wakes the workers when it sees new events), opens the read model by URL (read_model_url.h) and runs one
 // ProjectionWorker per named projection of a registry.
 //
 // Several hosts may follow one writer at once, for different projections, each with its own
@@ -42,8 +42,8 @@ struct ProjectionHostOptions {
   // Options of every worker (batch size, partitions 1-64, failure policy; default: retry 5 times,
   // then park the event and go on).
   ProjectionOptions worker;
-  // How often the follower catches up with the writer: the floor of live latency, paid for with a
-  // catch-up call per interval. Default 20 ms.
+  // The longest the follower waits before catching up with the writer when it noticed no write
+  // in the store's folder (it is woken by writes too). Default 20 ms.
   int follow_interval_ms = 20;
 };
 
