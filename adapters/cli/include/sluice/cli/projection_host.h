@@ -1,8 +1,8 @@
 // ProjectionHost: projection workers in a process of their own, beside the process that writes the
 // event store (what `sluice project` runs). It opens the store read-only as a follower (a RocksDB
 // secondary instance that catches up as soon as the writer writes, at least every
-// follow_interval_ms, and wakes the workers when it sees new events), opens the read model by URL (read_model_url.h) and runs one
-// ProjectionWorker per named projection of a registry.
+// follow_interval_ms, and wakes the workers when it sees new events), opens the read model by URL
+// (read_model_url.h) and runs one ProjectionWorker per named projection of a registry.
 //
 // Several hosts may follow one writer at once, for different projections, each with its own
 // read-model store or sharing one SQLite file. Two workers of the same projection on one read
