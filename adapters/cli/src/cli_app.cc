@@ -128,6 +128,26 @@ constexpr const char* kRebuildHelp =
     "Exit 0 switched; 1 no store, the read model cannot be opened or the rebuild failed; 2 bad\n"
     "usage, unknown projection or bad URL.";
 
+constexpr const char* kMigrateHelp =
+    "Legacy migration: capture the changes of a legacy database and append them as events.\n"
+    "--legacy is sqlite:PATH (postgresql://... is not supported yet: exit 2); --tables\n"
+    "t1,t2,... names the tables (each needs a primary key).\n"
+    "  install    adds a change log (sluice_change_log, sluice_capture_state) and AFTER\n"
+    "             INSERT/UPDATE/DELETE triggers to the tables; idempotent. Prints\n"
+    "             {\"installed\", \"captured\", \"source_id\", \"last_change_id\"}.\n"
+    "  uninstall  removes the triggers; with the last table, the change log too. Prints\n"
+    "             {\"uninstalled\", \"captured\", \"source_id\", \"last_change_id\"}.\n"
+    "  tail       appends each captured change of the tables to --store (created if missing)\n"
+    "             as <table>.RowInserted|RowUpdated|RowDeleted.v1 on stream <table>-<key>,\n"
+    "             following the change log until SIGINT or SIGTERM, or with --once until every\n"
+    "             change committed at the start is appended. Event ids derive from the change\n"
+    "             ids and the checkpoint is kept in the legacy database, so a restart never\n"
+    "             duplicates. Progress: JSON lines {\"checkpoint\", \"head\", \"lag\",\n"
+    "             \"changes\", \"events\"} about every 0.5 s when standard output is not a\n"
+    "             terminal (a status line on standard error when it is), and one last line.\n"
+    "Exit 0 success; 1 the database or store cannot be opened, or another error; 2 bad usage,\n"
+    "bad URL, unknown table, a table without primary key or without capture (tail).";
+
 void AddStoreOption(CLI::App* command, std::string* store) {
   command->add_option("--store", *store, "Folder of the store")->required();
 }
@@ -240,6 +260,27 @@ int RunCliUnguarded(int argc, char** argv, const ProjectionRegistry& registry) {
   AddReadModelOptions(rebuild, &rebuild_flags.store, &rebuild_flags.read_model);
   rebuild->add_option("--projection", rebuild_flags.projection, "The projection")->required();
 
+#ifdef SLUICE_CLI_WITH_MIGRATION
+  MigrateFlags migrate_flags;
+  CLI::App* migrate =
+      app.add_subcommand("migrate", "Capture a legacy database's changes as events");
+  migrate->footer(kMigrateHelp);
+  migrate->require_subcommand(1);
+  CLI::App* migrate_install = migrate->add_subcommand("install", "Add change capture to tables");
+  CLI::App* migrate_uninstall =
+      migrate->add_subcommand("uninstall", "Remove change capture from tables");
+  CLI::App* migrate_tail = migrate->add_subcommand("tail", "Append captured changes as events");
+  for (CLI::App* action : {migrate_install, migrate_uninstall, migrate_tail}) {
+    action->footer(kMigrateHelp);
+    action->add_option("--legacy", migrate_flags.legacy, "Legacy database: sqlite:PATH")
+        ->required();
+    action->add_option("--tables", migrate_flags.tables, "t1,t2,...: the tables")->required();
+  }
+  AddStoreOption(migrate_tail, &migrate_flags.store);
+  migrate_tail->add_flag("--once", migrate_flags.once,
+                         "Stop once every change committed at the start is appended");
+#endif
+
   // CLI11 reports an unknown command as "A subcommand is required"; name it instead.
   if (argc >= 2 && argv[1][0] != '-') {
     const std::string first = argv[1];
@@ -276,6 +317,11 @@ int RunCliUnguarded(int argc, char** argv, const ProjectionRegistry& registry) {
   if (dlq_replay->parsed()) return RunDlq(DlqAction::kReplay, dlq_flags, registry);
   if (dlq_discard->parsed()) return RunDlq(DlqAction::kDiscard, dlq_flags, registry);
   if (rebuild->parsed()) return RunRebuild(rebuild_flags, registry);
+#ifdef SLUICE_CLI_WITH_MIGRATION
+  if (migrate_install->parsed()) return RunMigrateInstall(migrate_flags);
+  if (migrate_uninstall->parsed()) return RunMigrateUninstall(migrate_flags);
+  if (migrate_tail->parsed()) return RunMigrateTail(migrate_flags);
+#endif
   std::cerr << "error: no command given\nRun 'sluice --help'.\n";
   return kExitUsage;
 }

@@ -84,4 +84,19 @@ struct RebuildFlags {
 // A progress bar on standard error when it is a terminal, JSON progress lines otherwise.
 int RunRebuild(const RebuildFlags& flags, const ProjectionRegistry& registry);
 
+// Legacy migration (issue 5). --legacy is a database URL: sqlite:PATH (postgresql://... is not
+// supported yet: exit 2); --tables a comma-separated list of table names.
+struct MigrateFlags {
+  std::string legacy;
+  std::string tables;
+  std::string store;  // tail only
+  bool once = false;  // tail only
+};
+// Adds (install) or removes (uninstall) the change log and capture triggers of the tables.
+int RunMigrateInstall(const MigrateFlags& flags);
+int RunMigrateUninstall(const MigrateFlags& flags);
+// Appends captured changes to the store until SIGINT/SIGTERM, or with once until every change
+// committed at the start is appended.
+int RunMigrateTail(const MigrateFlags& flags);
+
 }  // namespace sluice::cli

@@ -18,6 +18,7 @@
 #include "sluice/cli/projection_host.h"
 #include "sluice/projections/projection_catalog.h"
 #include "sluice/projections/rebuild.h"
+#include "stop_signals.h"
 #include "store_access.h"
 
 namespace sluice::cli {
@@ -64,36 +65,6 @@ std::vector<std::string> SplitNames(const std::vector<std::string>& lists) {
   }
   return names;
 }
-
-// Set by SIGINT/SIGTERM while `project` runs. A lock-free atomic store is async-signal-safe.
-std::atomic<bool> stop_signalled{false};
-static_assert(std::atomic<bool>::is_always_lock_free);
-
-extern "C" void OnStopSignal(int) { stop_signalled.store(true); }
-
-// Installs the handlers for its lifetime and restores the previous ones.
-class StopSignals {
- public:
-  StopSignals() {
-    stop_signalled.store(false);
-    struct sigaction action {};
-    action.sa_handler = OnStopSignal;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
 
 double Rounded(double value) { return std::round(value * 10) / 10; }
 
@@ -155,7 +126,7 @@ int RunProject(const ProjectFlags& flags, const ProjectionRegistry& registry) {
     PrintError(host.status().message());
     return kExitFailure;
   }
-  const Status ended = (*host)->Run(&stop_signalled);
+  const Status ended = (*host)->Run(signals.flag());
   for (const ProjectionReport& report : (*host)->Reports()) PrintJsonLine(ReportToJson(report));
   const bool output_ok = FinishOutput();
   if (!ended.ok()) {
