@@ -22,6 +22,8 @@ packages=(
   nlohmann-json3-dev   # the sluice command-line tool
   libsqlite3-dev       # SQLite read-model store
   sqlite3              # tests and operators inspect SQLite read models
+  libpqxx-dev          # PostgreSQL read-model store (libpqxx 6.4, with libpq)
+  postgresql           # PostgreSQL 15: the throwaway test server (scripts/postgres-test-server.sh)
 )
 
 missing=()

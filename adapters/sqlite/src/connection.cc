@@ -7,39 +7,19 @@
 namespace sluice::sqlite_internal {
 namespace {
 
-std::string ColumnList(const TableSchema& schema) {
-  std::string list;
-  auto add = [&list](const Column& column) {
-    if (!list.empty()) list += ", ";
-    list += QuoteIdentifier(column.name);
-  };
-  for (const Column& column : schema.key) add(column);
-  for (const Column& column : schema.columns) add(column);
-  return list;
-}
-
-std::string KeyList(const TableSchema& schema) {
-  std::string list;
-  for (const Column& column : schema.key) {
-    if (!list.empty()) list += ", ";
-    list += QuoteIdentifier(column.name);
-  }
-  return list;
-}
-
 // "k1" = ?1 AND "k2" = ?2 ...
 std::string KeyMatch(const TableSchema& schema) {
   std::string match;
   for (std::size_t i = 0; i < schema.key.size(); ++i) {
     if (i > 0) match += " AND ";
-    match += QuoteIdentifier(schema.key[i].name) + " = ?" + std::to_string(i + 1);
+    match += QuoteSqlIdentifier(schema.key[i].name) + " = ?" + std::to_string(i + 1);
   }
   return match;
 }
 
 std::string GetSql(const TableSchema& schema) {
-  return "SELECT " + ColumnList(schema) + " FROM " + QuoteIdentifier(schema.name) + " WHERE " +
-         KeyMatch(schema);
+  return "SELECT " + SqlColumnList(schema) + " FROM " + QuoteSqlIdentifier(schema.name) +
+         " WHERE " + KeyMatch(schema);
 }
 
 std::string PutSql(const TableSchema& schema) {
@@ -48,27 +28,19 @@ std::string PutSql(const TableSchema& schema) {
     if (i > 0) params += ", ";
     params += "?" + std::to_string(i + 1);
   }
-  std::string sql = "INSERT INTO " + QuoteIdentifier(schema.name) + " (" + ColumnList(schema) +
-                    ") VALUES (" + params + ") ON CONFLICT (" + KeyList(schema) + ") DO ";
-  if (schema.columns.empty()) return sql + "NOTHING";
-  sql += "UPDATE SET ";
-  for (std::size_t i = 0; i < schema.columns.size(); ++i) {
-    if (i > 0) sql += ", ";
-    const std::string column = QuoteIdentifier(schema.columns[i].name);
-    sql += column + " = excluded." + column;
-  }
-  return sql;
+  return "INSERT INTO " + QuoteSqlIdentifier(schema.name) + " (" + SqlColumnList(schema) +
+         ") VALUES (" + params + ")" + SqlReplaceOnConflict(schema);
 }
 
 std::string DeleteSql(const TableSchema& schema) {
-  return "DELETE FROM " + QuoteIdentifier(schema.name) + " WHERE " + KeyMatch(schema);
+  return "DELETE FROM " + QuoteSqlIdentifier(schema.name) + " WHERE " + KeyMatch(schema);
 }
 
 // Keys in order (BINARY collation: text and blobs bytewise, as CompareKeys), resuming after a key
 // with a row-value comparison, which SQLite answers from the primary key.
 std::string ScanSql(const TableSchema& schema, bool after) {
   const std::size_t n = schema.key.size();
-  std::string sql = "SELECT " + ColumnList(schema) + " FROM " + QuoteIdentifier(schema.name);
+  std::string sql = "SELECT " + SqlColumnList(schema) + " FROM " + QuoteSqlIdentifier(schema.name);
   if (after) {
     std::string params;
     for (std::size_t i = 0; i < n; ++i) {
@@ -76,12 +48,12 @@ std::string ScanSql(const TableSchema& schema, bool after) {
       params += "?" + std::to_string(i + 1);
     }
     if (n == 1) {
-      sql += " WHERE " + KeyList(schema) + " > " + params;
+      sql += " WHERE " + SqlKeyList(schema) + " > " + params;
     } else {
-      sql += " WHERE (" + KeyList(schema) + ") > (" + params + ")";
+      sql += " WHERE (" + SqlKeyList(schema) + ") > (" + params + ")";
     }
   }
-  sql += " ORDER BY " + KeyList(schema) + " LIMIT ?" + std::to_string(after ? n + 1 : 1);
+  sql += " ORDER BY " + SqlKeyList(schema) + " LIMIT ?" + std::to_string(after ? n + 1 : 1);
   return sql;
 }
 
@@ -141,7 +113,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
     SLUICE_RETURN_IF_ERROR(conn->RunOnce("PRAGMA query_only=1", "set query_only"));
   }
 
-  const std::string catalog = QuoteIdentifier(kCatalogTable);
+  const std::string catalog = QuoteSqlIdentifier(kCatalogTable);
   Connection& c = *conn;
   SLUICE_RETURN_IF_ERROR(c.Prepare("BEGIN", "prepare begin", &c.begin_));
   SLUICE_RETURN_IF_ERROR(c.Prepare("BEGIN IMMEDIATE", "prepare begin", &c.begin_immediate_));
@@ -180,7 +152,7 @@ Status Connection::CreateCatalogIfMissing() {
   if (found) return Status::Ok();
   // IF NOT EXISTS: another process may create it between the look and here.
   return RunOnce(
-      "CREATE TABLE IF NOT EXISTS " + QuoteIdentifier(kCatalogTable) +
+      "CREATE TABLE IF NOT EXISTS " + QuoteSqlIdentifier(kCatalogTable) +
           " (name TEXT NOT NULL PRIMARY KEY, schema TEXT NOT NULL) STRICT, WITHOUT ROWID",
       "create the catalog");
 }
@@ -285,7 +257,7 @@ Status Connection::LoadCatalog() {
           where_ + ": the catalog holds a row that is not (text, text): " + DescribeValue(name));
     }
     Result<TableSchema> schema =
-        DecodeSchema(std::get<std::string>(name), std::get<std::string>(text));
+        DecodeSchemaText(std::get<std::string>(name), std::get<std::string>(text));
     if (!schema.ok()) return Status::Corruption(where_ + ": " + schema.status().message());
     auto table = std::make_unique<Table>();
     table->schema = std::move(schema).value();
@@ -469,7 +441,7 @@ Status Connection::CreateTable(const TableSchema& schema) {
     // SQLITE_ERROR here means SQLite refused the name or a column (e.g. an object of that name
     // that is not a read-model table, or two columns differing only in case).
     SLUICE_RETURN_IF_ERROR(RunOnce(CreateTableSql(schema), what, StatusCode::kInvalidArgument));
-    const std::string text = EncodeSchema(schema);
+    const std::string text = EncodeSchemaText(schema);
     sqlite3_stmt* stmt = catalog_insert_.get();
     StmtReset reset(stmt);
     SLUICE_RETURN_IF_ERROR(BindNames(stmt, schema.name, text, what));
@@ -489,7 +461,7 @@ Status Connection::DropTable(std::string_view table) {
     // A table dropped behind the store's back is created first, so it can be dropped: the DROP
     // changes the schema version, which is how other connections learn of the catalog change.
     SLUICE_RETURN_IF_ERROR(RunOnce(create_if_missing, what));
-    SLUICE_RETURN_IF_ERROR(RunOnce("DROP TABLE " + QuoteIdentifier(schema.name), what));
+    SLUICE_RETURN_IF_ERROR(RunOnce("DROP TABLE " + QuoteSqlIdentifier(schema.name), what));
     sqlite3_stmt* stmt = catalog_delete_.get();
     StmtReset reset(stmt);
     SLUICE_RETURN_IF_ERROR(BindNames(stmt, schema.name, {}, what));
@@ -539,9 +511,9 @@ Status Connection::RenameTable(std::string_view from, std::string_view to) {
   return Atomically(what, [&]() -> Status {
     std::string current = from_name;
     for (const std::string& next : steps) {
-      SLUICE_RETURN_IF_ERROR(
-          RunOnce("ALTER TABLE " + QuoteIdentifier(current) + " RENAME TO " + QuoteIdentifier(next),
-                  what, StatusCode::kInvalidArgument));
+      SLUICE_RETURN_IF_ERROR(RunOnce(
+          "ALTER TABLE " + QuoteSqlIdentifier(current) + " RENAME TO " + QuoteSqlIdentifier(next),
+          what, StatusCode::kInvalidArgument));
       current = next;
     }
     sqlite3_stmt* stmt = catalog_rename_.get();

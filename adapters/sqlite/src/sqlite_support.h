@@ -1,5 +1,6 @@
 // Small pieces the SQLite store is built from: owning handles, the mapping of SQLite result codes
-// to Status, binding and reading Values, and the SQL text for a table.
+// to Status, binding and reading Values, and the SQL text for a table (with the helpers it shares
+// with the PostgreSQL store, sluice/projections/sql_schema_text.h).
 #pragma once
 
 #include <sqlite3.h>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "sluice/core/status.h"
+#include "sluice/projections/sql_schema_text.h"
 #include "sluice/projections/table.h"
 
 namespace sluice::sqlite_internal {
@@ -56,19 +58,11 @@ int BindValue(sqlite3_stmt* stmt, int index, const Value& value);
 // Column `index` (0-based) of the current row, by its stored type.
 Value ColumnValue(sqlite3_stmt* stmt, int index);
 
-// "name" with every " doubled.
-std::string QuoteIdentifier(std::string_view name);
 // The SQL type of a column type: INTEGER, REAL, TEXT, BLOB.
 std::string_view SqlType(ColumnType type);
 
 // CREATE TABLE for `schema`: STRICT, WITHOUT ROWID, the key columns as PRIMARY KEY.
 std::string CreateTableSql(const TableSchema& schema, bool if_not_exists = false);
-
-// The catalog's text for a schema (without its name, which is the catalog key): one line per
-// column, "key <name> <type>" or "column <name> <type>", key columns first. Operators can read it.
-std::string EncodeSchema(const TableSchema& schema);
-// The schema of table `name` from its catalog text; Corruption if the text is damaged.
-Result<TableSchema> DecodeSchema(std::string_view name, std::string_view text);
 
 // ASCII case-insensitive equality, as SQLite compares identifiers.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

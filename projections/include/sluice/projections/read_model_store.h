@@ -3,7 +3,8 @@
 // them in the same transaction, so a crash never separates the two.
 //
 // Implementations: InMemoryReadModelStore (tests), RocksReadModelStore (its own RocksDB database),
-// SqliteReadModelStore (adapters/sqlite). Each passes the conformance suite in tests/conformance.
+// SqliteReadModelStore (adapters/sqlite), PostgresReadModelStore (adapters/postgres). Each passes
+// the conformance suite in tests/conformance.
 //
 // Thread safety: a store may be used from any number of threads; a transaction by one thread at a
 // time.

@@ -1,0 +1,188 @@
+#include "postgres_url.h"
+
+#include <algorithm>
+#include <charconv>
+#include <utility>
+
+namespace sluice::postgres_internal {
+namespace {
+
+constexpr std::string_view kForm = "postgresql://user[:password]@host:port/dbname";
+
+Status Malformed(std::string_view why) {
+  return Status::InvalidArgument("bad PostgreSQL URL (" + std::string(why) + "); the form is " +
+                                 std::string(kForm));
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// %XX-decodes `part` (named `what` in messages) into `*out`.
+Status Decode(std::string_view part, std::string_view what, std::string* out) {
+  out->clear();
+  for (std::size_t i = 0; i < part.size(); ++i) {
+    if (part[i] != '%') {
+      out->push_back(part[i]);
+      continue;
+    }
+    const int high = i + 2 < part.size() ? HexDigit(part[i + 1]) : -1;
+    const int low = high >= 0 ? HexDigit(part[i + 2]) : -1;
+    if (low < 0) return Malformed("a bad %-escape in the " + std::string(what));
+    out->push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  if (out->find('\0') != std::string::npos) {
+    return Malformed("a NUL byte in the " + std::string(what));
+  }
+  return Status::Ok();
+}
+
+bool IsHostChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == '_' || c == ':';
+}
+
+// A libpq connection-string value: quoted, with ' and \ escaped.
+std::string Quoted(std::string_view value) {
+  std::string quoted = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  quoted += '\'';
+  return quoted;
+}
+
+}  // namespace
+
+std::string ServerAddress::HostPort() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string ServerAddress::Describe() const {
+  return "postgresql://" + user + "@" + HostPort() + "/" + dbname;
+}
+
+Result<ServerAddress> ParseServerUrl(std::string_view url) {
+  std::string_view rest;
+  for (std::string_view scheme : {"postgresql://", "postgres://"}) {
+    if (url.substr(0, scheme.size()) == scheme) rest = url.substr(scheme.size());
+  }
+  if (rest.empty()) return Malformed("it does not start with postgresql://");
+  const std::size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) return Malformed("no database name");
+  const std::string_view authority = rest.substr(0, slash);
+  const std::string_view path = rest.substr(slash + 1);
+  if (path.find_first_of("?#/") != std::string_view::npos) {
+    return Malformed("parameters and paths after the database name are not supported");
+  }
+  const std::size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return Malformed("no user");
+  const std::string_view userinfo = authority.substr(0, at);
+  std::string_view hostport = authority.substr(at + 1);
+
+  ServerAddress address;
+  const std::size_t colon = userinfo.find(':');
+  SLUICE_RETURN_IF_ERROR(Decode(userinfo.substr(0, colon), "user", &address.user));
+  if (colon != std::string_view::npos) {
+    SLUICE_RETURN_IF_ERROR(Decode(userinfo.substr(colon + 1), "password", &address.password));
+  }
+  if (address.user.empty()) return Malformed("no user");
+  SLUICE_RETURN_IF_ERROR(Decode(path, "database name", &address.dbname));
+  if (address.dbname.empty()) return Malformed("no database name");
+
+  std::string_view port;
+  if (!hostport.empty() && hostport.front() == '[') {
+    const std::size_t close = hostport.find(']');
+    if (close == std::string_view::npos) return Malformed("an unclosed [ in the host");
+    address.host = std::string(hostport.substr(1, close - 1));
+    hostport.remove_prefix(close + 1);
+    if (!hostport.empty()) {
+      if (hostport.front() != ':') return Malformed("text after the host");
+      port = hostport.substr(1);
+      if (port.empty()) return Malformed("an empty port");
+    }
+  } else {
+    const std::size_t port_colon = hostport.find(':');
+    address.host = std::string(hostport.substr(0, port_colon));
+    if (port_colon != std::string_view::npos) {
+      port = hostport.substr(port_colon + 1);
+      if (port.empty()) return Malformed("an empty port");
+    }
+    if (address.host.find(':') != std::string::npos) return Malformed("a bad host");
+  }
+  if (address.host.empty()) return Malformed("no host");
+  for (char c : address.host) {
+    if (!IsHostChar(c)) return Malformed("a bad character in the host");
+  }
+  if (!port.empty()) {
+    int value = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value < 1 || value > 65535) {
+      return Malformed("the port is not a number from 1 to 65535");
+    }
+    address.port = value;
+  }
+  return address;
+}
+
+std::string ConnectionString(const ServerAddress& address, const SessionSettings& settings) {
+  std::string info;
+  auto add = [&info](std::string_view key, std::string_view value) {
+    if (!info.empty()) info += ' ';
+    info += key;
+    info += '=';
+    info += Quoted(value);
+  };
+  add("host", address.host);
+  add("port", std::to_string(address.port));
+  add("user", address.user);
+  if (!address.password.empty()) add("password", address.password);
+  add("dbname", address.dbname);
+  add("connect_timeout", std::to_string(std::max<long long>(1, settings.connect_timeout.count())));
+  // A server that vanishes without closing the connection is noticed in about a minute.
+  add("keepalives", "1");
+  add("keepalives_idle", "30");
+  add("keepalives_interval", "10");
+  add("keepalives_count", "3");
+  add("client_encoding", "UTF8");
+  add("application_name", settings.application_name);
+  // Server settings: values as the store parses them, and the waits it promises. In `options`
+  // a space inside a value is escaped with a backslash.
+  std::string options =
+      "-c default_transaction_isolation=read\\ committed -c bytea_output=hex"
+      " -c extra_float_digits=3 -c client_min_messages=warning -c lock_timeout=" +
+      std::to_string(std::max<long long>(0, settings.lock_timeout.count())) +
+      " -c synchronous_commit=" + (settings.sync ? "on" : "off");
+  add("options", options);
+  return info;
+}
+
+std::string Redact(std::string_view message, const ServerAddress& address) {
+  std::string text;
+  text.reserve(message.size());
+  bool space = false;
+  for (char c : message) {
+    if (c == '\n' || c == '\t' || c == '\r' || c == ' ') {
+      space = !text.empty();
+      continue;
+    }
+    if (space) text += ' ';
+    space = false;
+    text += c;
+  }
+  const std::string& secret = address.password;
+  if (secret.size() < 3) return text;
+  for (std::size_t at = text.find(secret); at != std::string::npos;
+       at = text.find(secret, at + 3)) {
+    text.replace(at, secret.size(), "***");
+  }
+  return text;
+}
+
+}  // namespace sluice::postgres_internal
