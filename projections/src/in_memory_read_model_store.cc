@@ -228,12 +228,7 @@ Status InMemoryBatch::DropTable(std::string_view table) {
 
 Status InMemoryBatch::RenameTable(std::string_view from, std::string_view to) {
   SLUICE_RETURN_IF_ERROR(CheckUsable());
-  {
-    TableSchema probe;
-    probe.name = std::string(to);
-    probe.key = {{"k", ColumnType::kInteger}};
-    SLUICE_RETURN_IF_ERROR(ValidateSchema(probe, /*allow_reserved=*/true));
-  }
+  SLUICE_RETURN_IF_ERROR(ValidateTableName(to, /*allow_reserved=*/true));
   Result<StagedTable*> source = Existing(from);
   if (!source.ok()) return source.status();
   StagedTable& target = Stage(to);  // may rehash nothing: std::map keeps references valid

@@ -384,12 +384,7 @@ Status RocksBatch::DropTable(std::string_view table) {
 
 Status RocksBatch::RenameTable(std::string_view from, std::string_view to) {
   SLUICE_RETURN_IF_ERROR(CheckUsable());
-  {
-    TableSchema probe;
-    probe.name = std::string(to);
-    probe.key = {{"k", ColumnType::kInteger}};
-    SLUICE_RETURN_IF_ERROR(ValidateSchema(probe, /*allow_reserved=*/true));
-  }
+  SLUICE_RETURN_IF_ERROR(ValidateTableName(to, /*allow_reserved=*/true));
   Result<const TableInfo*> source = Existing(from);
   if (!source.ok()) return source.status();
   Result<Entry*> target = Lookup(to);

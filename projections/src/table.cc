@@ -198,6 +198,10 @@ Key KeyOf(const TableSchema& schema, const Row& row) {
   return Key(row.begin(), row.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
+Status ValidateTableName(std::string_view name, bool allow_reserved) {
+  return CheckTableName(name, allow_reserved);
+}
+
 Status ValidateSchema(const TableSchema& schema, bool allow_reserved) {
   SLUICE_RETURN_IF_ERROR(CheckTableName(schema.name, allow_reserved));
   if (schema.key.empty()) {

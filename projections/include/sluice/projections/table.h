@@ -63,6 +63,8 @@ Key KeyOf(const TableSchema& schema, const Row& row);
 // InvalidArgument naming what is wrong: bad table or column names, duplicate columns, no key,
 // a REAL key column. `allow_reserved` lets the runtime create its "sluice_" tables.
 Status ValidateSchema(const TableSchema& schema, bool allow_reserved = false);
+// InvalidArgument unless `name` is a valid table name (see TableSchema::name).
+Status ValidateTableName(std::string_view name, bool allow_reserved = false);
 // InvalidArgument unless `key` has one value of the right type per key column, none NULL.
 Status ValidateKey(const TableSchema& schema, const Key& key);
 // As ValidateKey for the key part; every other value must be NULL or of its column's type (an
