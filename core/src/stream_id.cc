@@ -69,9 +69,8 @@ Result<StreamId> StreamId::Make(std::string_view name) {
   return StreamId(std::string(name));
 }
 
-std::string_view StreamId::Category() const {
-  std::string_view v(name_);
-  return v.substr(0, v.find('-'));
-}
+std::string_view CategoryOf(std::string_view stream) { return stream.substr(0, stream.find('-')); }
+
+std::string_view StreamId::Category() const { return CategoryOf(name_); }
 
 }  // namespace sluice

@@ -39,8 +39,6 @@ class BuiltProjection final : public Projection {
 
 }  // namespace
 
-std::string_view CategoryOf(std::string_view stream) { return stream.substr(0, stream.find('-')); }
-
 bool EventFilter::Matches(const RecordedEvent& event) const {
   if (categories.empty() && types.empty()) return true;
   if (!types.empty() && std::find(types.begin(), types.end(), event.type) != types.end()) {

@@ -10,6 +10,9 @@
 
 namespace sluice {
 
+// The category of a stream name: the part before the first '-', or the whole name.
+std::string_view CategoryOf(std::string_view stream);
+
 class StreamId {
  public:
   static constexpr std::size_t kMaxBytes = 200;
@@ -21,7 +24,7 @@ class StreamId {
   static Status Validate(std::string_view name);
 
   const std::string& str() const { return name_; }
-  // The part before the first '-', or the whole name when it has none.
+  // The part before the first '-', or the whole name when it has none (CategoryOf).
   std::string_view Category() const;
 
   friend auto operator<=>(const StreamId&, const StreamId&) = default;

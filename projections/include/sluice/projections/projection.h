@@ -11,6 +11,7 @@
 #include "sluice/core/event.h"
 #include "sluice/core/event_type_registry.h"
 #include "sluice/core/status.h"
+#include "sluice/core/stream_id.h"  // CategoryOf
 #include "sluice/projections/read_model_store.h"
 #include "sluice/projections/table.h"
 
@@ -24,9 +25,6 @@ struct EventFilter {
 
   bool Matches(const RecordedEvent& event) const;
 };
-
-// The category of a stream name: the part before the first '-', or the whole name.
-std::string_view CategoryOf(std::string_view stream);
 
 class Projection {
  public:
