@@ -24,6 +24,7 @@ packages=(
   sqlite3              # tests and operators inspect SQLite read models
   libpqxx-dev          # PostgreSQL read-model store (libpqxx 6.4, with libpq)
   postgresql           # PostgreSQL 15: the throwaway test server (scripts/postgres-test-server.sh)
+  libxxhash-dev        # XXH3 128-bit hashes of the sync watcher's chunks
 )
 
 missing=()

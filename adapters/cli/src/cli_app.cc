@@ -148,6 +148,10 @@ constexpr const char* kMigrateHelp =
     "Exit 0 success; 1 the database or store cannot be opened, or another error; 2 bad usage,\n"
     "bad URL, unknown table, a table without primary key or without capture (tail).";
 
+constexpr const char* kWatchHelp =
+    "The sync watcher: compares each legacy table with its mirror read-model table.\n"
+    "Exit 0 in sync; 1 not in sync or another error; 2 bad usage or URL.";
+
 void AddStoreOption(CLI::App* command, std::string* store) {
   command->add_option("--store", *store, "Folder of the store")->required();
 }
@@ -270,15 +274,51 @@ int RunCliUnguarded(int argc, char** argv, const ProjectionRegistry& registry) {
   CLI::App* migrate_uninstall =
       migrate->add_subcommand("uninstall", "Remove change capture from tables");
   CLI::App* migrate_tail = migrate->add_subcommand("tail", "Append captured changes as events");
-  for (CLI::App* action : {migrate_install, migrate_uninstall, migrate_tail}) {
-    action->footer(kMigrateHelp);
-    action->add_option("--legacy", migrate_flags.legacy, "Legacy database: sqlite:PATH")
+  CLI::App* migrate_backfill =
+      migrate->add_subcommand("backfill", "Load the rows the tables already hold as events");
+  CLI::App* migrate_mirror =
+      migrate->add_subcommand("mirror", "Run the mirror projection of the tables");
+  for (CLI::App* action : {migrate_install, migrate_uninstall, migrate_tail, migrate_backfill}) {
+    action
+        ->add_option("--legacy", migrate_flags.legacy,
+                     "Legacy database: sqlite:PATH or postgresql://user@host:port/db")
         ->required();
+  }
+  for (CLI::App* action :
+       {migrate_install, migrate_uninstall, migrate_tail, migrate_backfill, migrate_mirror}) {
+    action->footer(kMigrateHelp);
     action->add_option("--tables", migrate_flags.tables, "t1,t2,...: the tables")->required();
   }
-  AddStoreOption(migrate_tail, &migrate_flags.store);
+  for (CLI::App* action : {migrate_tail, migrate_backfill, migrate_mirror}) {
+    AddStoreOption(action, &migrate_flags.store);
+  }
+  migrate_mirror
+      ->add_option("--read-model", migrate_flags.read_model,
+                   "Read model: sqlite:PATH, rocksdb:DIR or postgresql://user@host:port/db")
+      ->required();
   migrate_tail->add_flag("--once", migrate_flags.once,
                          "Stop once every change committed at the start is appended");
+  migrate_mirror->add_flag("--once", migrate_flags.once,
+                           "Stop once the store's head at the start is processed");
+
+  WatchFlags watch_flags;
+  CLI::App* watch = app.add_subcommand("watch", "Check that read models match their legacy tables");
+  watch->footer(kWatchHelp);
+  watch
+      ->add_option("--legacy", watch_flags.legacy,
+                   "Legacy database: sqlite:PATH or postgresql://user@host:port/db")
+      ->required();
+  watch
+      ->add_option("--read-model", watch_flags.read_model,
+                   "Read model: sqlite:PATH, rocksdb:DIR or postgresql://user@host:port/db")
+      ->required();
+  watch->add_option("--tables", watch_flags.tables, "t1,t2,...: the tables")->required();
+  AddStoreOption(watch, &watch_flags.store);
+  watch->add_option("--interval", watch_flags.interval,
+                    "Check again every S seconds until SIGINT/SIGTERM");
+  CLI::Option* repair =
+      watch->add_flag("--repair", watch_flags.repair, "Plan corrective events (dry run)");
+  watch->add_flag("--apply", watch_flags.apply, "With --repair: append them")->needs(repair);
 #endif
 
   // CLI11 reports an unknown command as "A subcommand is required"; name it instead.
@@ -321,6 +361,9 @@ int RunCliUnguarded(int argc, char** argv, const ProjectionRegistry& registry) {
   if (migrate_install->parsed()) return RunMigrateInstall(migrate_flags);
   if (migrate_uninstall->parsed()) return RunMigrateUninstall(migrate_flags);
   if (migrate_tail->parsed()) return RunMigrateTail(migrate_flags);
+  if (migrate_backfill->parsed()) return RunMigrateBackfill(migrate_flags);
+  if (migrate_mirror->parsed()) return RunMigrateMirror(migrate_flags);
+  if (watch->parsed()) return RunWatch(watch_flags);
 #endif
   std::cerr << "error: no command given\nRun 'sluice --help'.\n";
   return kExitUsage;

@@ -84,13 +84,14 @@ struct RebuildFlags {
 // A progress bar on standard error when it is a terminal, JSON progress lines otherwise.
 int RunRebuild(const RebuildFlags& flags, const ProjectionRegistry& registry);
 
-// Legacy migration (issue 5). --legacy is a database URL: sqlite:PATH (postgresql://... is not
-// supported yet: exit 2); --tables a comma-separated list of table names.
+// Legacy migration (issue 5). --legacy is a database URL (sluice/migration/legacy_url.h);
+// --tables a comma-separated list of table names.
 struct MigrateFlags {
-  std::string legacy;
+  std::string legacy;  // not mirror
   std::string tables;
-  std::string store;  // tail only
-  bool once = false;  // tail only
+  std::string store;       // backfill, tail, mirror
+  std::string read_model;  // mirror only
+  bool once = false;       // tail, mirror
 };
 // Adds (install) or removes (uninstall) the change log and capture triggers of the tables.
 int RunMigrateInstall(const MigrateFlags& flags);
@@ -98,5 +99,24 @@ int RunMigrateUninstall(const MigrateFlags& flags);
 // Appends captured changes to the store until SIGINT/SIGTERM, or with once until every change
 // committed at the start is appended.
 int RunMigrateTail(const MigrateFlags& flags);
+// Loads the rows the tables hold into the store, while the legacy application keeps writing,
+// until every row is loaded (resumable).
+int RunMigrateBackfill(const MigrateFlags& flags);
+// Runs the generic mirror projection of the tables into the read model, until SIGINT/SIGTERM, or
+// with once until the store's head at the start is processed.
+int RunMigrateMirror(const MigrateFlags& flags);
+
+struct WatchFlags {
+  std::string legacy;
+  std::string read_model;
+  std::string tables;
+  std::string store;
+  std::optional<std::string> interval;  // seconds between checks; default: check once
+  bool repair = false;
+  bool apply = false;  // with repair: append the corrective events (default: dry run)
+};
+// The sync watcher: compares the legacy tables with their mirror read-model tables. Once: exit 0
+// in sync, 1 not in sync (one JSON line per difference, a summary line last), 2 bad input.
+int RunWatch(const WatchFlags& flags);
 
 }  // namespace sluice::cli

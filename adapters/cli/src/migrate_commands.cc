@@ -114,6 +114,16 @@ nlohmann::ordered_json ProgressToJson(const migration::TailProgress& total,
 int RunMigrateInstall(const MigrateFlags& flags) { return RunCaptureChange(flags, true); }
 int RunMigrateUninstall(const MigrateFlags& flags) { return RunCaptureChange(flags, false); }
 
+int RunMigrateBackfill(const MigrateFlags&) {
+  PrintError("migrate backfill: not implemented yet");
+  return kExitFailure;
+}
+
+int RunMigrateMirror(const MigrateFlags&) {
+  PrintError("migrate mirror: not implemented yet");
+  return kExitFailure;
+}
+
 int RunMigrateTail(const MigrateFlags& flags) {
   StopSignals signals;
   const std::vector<std::string> tables = SplitTables(flags.tables);

@@ -20,6 +20,8 @@ std::string_view TypeSuffix(ChangeOp op) {
       return ".RowUpdated.v1";
     case ChangeOp::kDelete:
       return ".RowDeleted.v1";
+    case ChangeOp::kTruncate:
+      return ".TableTruncated.v1";
   }
   return ".Unknown.v1";
 }
@@ -38,7 +40,8 @@ class Mirror final : public ChangeMapping {
       Json payload;
       payload["table"] = change.table;
       payload["key"] = Json::parse(change.key_json);
-      if (change.op != ChangeOp::kDelete) payload["row"] = Json::parse(change.row_json);
+      if (change.op != ChangeOp::kDelete && change.op != ChangeOp::kTruncate)
+        payload["row"] = Json::parse(change.row_json);
       EventData event;
       event.type = change.table + std::string(TypeSuffix(change.op));
       event.content_type = ContentType::kJson;

@@ -177,6 +177,20 @@ class SqliteLegacySource final : public LegacySource {
     return changes;
   }
 
+  Result<LegacyTable> DescribeTable(const std::string& table) override {
+    return Status::InvalidArgument("not implemented yet: SQLite DescribeTable: " + table);
+  }
+
+  Result<std::unique_ptr<LegacySnapshot>> OpenSnapshot() override {
+    return Status::InvalidArgument("not implemented yet: SQLite OpenSnapshot");
+  }
+
+  Result<std::optional<std::vector<Key>>> KeysChangedAfter(const LegacyTable& table,
+                                                           const CapturePosition&,
+                                                           std::size_t) override {
+    return Status::InvalidArgument("not implemented yet: SQLite KeysChangedAfter: " + table.name);
+  }
+
   Result<SourceDescription> Describe() override {
     SourceDescription description;
     description.kind = "sqlite";
@@ -294,18 +308,6 @@ class SqliteLegacySource final : public LegacySource {
 };
 
 }  // namespace
-
-std::string_view ChangeOpName(ChangeOp op) {
-  switch (op) {
-    case ChangeOp::kInsert:
-      return "insert";
-    case ChangeOp::kUpdate:
-      return "update";
-    case ChangeOp::kDelete:
-      return "delete";
-  }
-  return "unknown";
-}
 
 Result<std::unique_ptr<LegacySource>> OpenSqliteLegacySource(const std::string& path) {
   Result<std::unique_ptr<Database>> db = Database::Open(path);

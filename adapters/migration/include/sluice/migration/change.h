@@ -27,9 +27,11 @@ enum class ChangeOp : std::uint8_t {
   kInsert,
   kUpdate,
   kDelete,
+  // Every row of the table removed at once (PostgreSQL TRUNCATE): key_json "{}", no row.
+  kTruncate,
 };
 
-// "insert", "update" or "delete".
+// "insert", "update", "delete" or "truncate".
 std::string_view ChangeOpName(ChangeOp op);
 
 struct Change {

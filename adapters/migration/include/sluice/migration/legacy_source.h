@@ -12,14 +12,103 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "sluice/core/status.h"
 #include "sluice/migration/change.h"
+#include "sluice/projections/table.h"
 
 namespace sluice::migration {
+
+// What a legacy column holds, from its declared type. It decides the read-model column type of
+// the mirror (ReadModelTypeOf) and how the sync watcher normalises values (docs/migration.md).
+enum class LogicalType : std::uint8_t {
+  kInteger,      // SQLite INTEGER affinity; PostgreSQL smallint, integer, bigint
+  kReal,         // SQLite REAL affinity; PostgreSQL real, double precision
+  kDecimal,      // SQLite NUMERIC affinity (DECIMAL, NUMERIC, ...); PostgreSQL numeric
+  kBoolean,      // a declared type containing BOOL; PostgreSQL boolean
+  kText,         // SQLite TEXT affinity; PostgreSQL text, varchar, char(n), ...
+  kBlob,         // a declared type containing BLOB; PostgreSQL bytea
+  kTimestamp,    // DATETIME, TIMESTAMP; PostgreSQL timestamp without time zone
+  kTimestampTz,  // TIMESTAMPTZ, ... WITH TIME ZONE; PostgreSQL timestamp with time zone
+  kDate,         // DATE
+  kOther,        // anything else (SQLite: no declared type; PostgreSQL: json, uuid, arrays, ...)
+};
+
+// "integer", "real", "decimal", "boolean", "text", "blob", "timestamp", "timestamptz", "date",
+// "other".
+std::string_view LogicalTypeName(LogicalType type);
+
+// The logical type of a SQLite column from its declared type, by SQLite's affinity rules
+// (https://sqlite.org/datatype3.html 3.1) refined by name: BOOL, DATE, DATETIME/TIMESTAMP,
+// TIMESTAMPTZ or WITH TIME ZONE.
+LogicalType SqliteLogicalType(std::string_view declared_type);
+
+// The read-model column type the mirror gives a legacy column: integer and boolean -> kInteger,
+// real -> kReal, blob -> kBlob, everything else -> kText (decimals stay exact as text).
+ColumnType ReadModelTypeOf(LogicalType type);
+
+// `value` (as LegacySnapshot::ReadRows and the mirror's decoding give it) as a value of a
+// read-model column of type `type`: the same type is kept; NULL stays NULL; an integer becomes a
+// real for kReal; an integer or real becomes its shortest exact decimal text for kText ("1", "1.5",
+// "1e+300"); a NaN real becomes NULL (read models cannot hold NaN). Anything else (text into an
+// integer column, ...) is InvalidArgument naming the value.
+Result<Value> ToReadModelValue(const Value& value, ColumnType type);
+
+struct LegacyColumn {
+  std::string name;
+  std::string declared_type;  // as the database reports it, e.g. "numeric(10,2)", "VARCHAR(20)"
+  LogicalType type = LogicalType::kOther;
+  friend bool operator==(const LegacyColumn&, const LegacyColumn&) = default;
+};
+
+struct LegacyTable {
+  std::string name;
+  std::vector<LegacyColumn> columns;  // table order
+  std::vector<std::size_t> key;       // indexes into `columns`, primary-key order
+  friend bool operator==(const LegacyTable&, const LegacyTable&) = default;
+};
+
+// Where a consistent read (LegacySnapshot) stands in the change log.
+struct CapturePosition {
+  // Every change the read sees has a change id <= change_id, so a consumer whose checkpoint is
+  // >= change_id has processed all of them. On PostgreSQL some changes the read does not see may
+  // also have ids <= change_id; KeysChangedAfter tells them apart.
+  ChangeId change_id = 0;
+  // PostgreSQL: the read's transaction snapshot (pg_snapshot text "xmin:xmax:xip,..."). SQLite: "".
+  std::string snapshot;
+  friend bool operator==(const CapturePosition&, const CapturePosition&) = default;
+};
+
+// One consistent read of the legacy database (one read transaction, so one point in its commit
+// history): chunks of rows and their capture position. It holds the transaction until destroyed,
+// so keep it short. Used by the backfill and the sync watcher.
+//
+// Values (sluice::Value) come out as the mirror stores them before ToReadModelValue: integers
+// (and PostgreSQL booleans as 0/1) as int64, reals as double (NaN and infinities included), blobs
+// as Blob, NULL as monostate, everything else as UTF-8 text: SQLite text as stored; PostgreSQL
+// numeric, dates, times and other types as PostgreSQL prints them with DateStyle ISO and TimeZone
+// UTC. Rows are in table column order.
+class LegacySnapshot {
+ public:
+  virtual ~LegacySnapshot() = default;
+
+  virtual const CapturePosition& position() const = 0;
+
+  // Up to `limit` rows of `table` with key > *after (from the first when null), in CompareKeys
+  // order (table.h): integers numerically, text and blobs bytewise (binary collation, whatever the
+  // column's collation).
+  virtual Result<std::vector<Row>> ReadRows(const LegacyTable& table, const Key* after,
+                                            std::size_t limit) = 0;
+
+  // The row with this key (key values in primary-key order), or nullopt.
+  virtual Result<std::optional<Row>> ReadRow(const LegacyTable& table, const Key& key) = 0;
+};
 
 struct SourceDescription {
   std::string kind;      // "sqlite" or "postgresql"
@@ -53,6 +142,22 @@ class LegacySource {
   virtual Result<std::vector<Change>> ReadChanges(ChangeId after, std::size_t limit) = 0;
 
   virtual Result<SourceDescription> Describe() = 0;
+
+  // The columns and primary key of a table of the legacy database (captured or not). NotFound for
+  // a missing table; InvalidArgument for one without a primary key.
+  virtual Result<LegacyTable> DescribeTable(const std::string& table) = 0;
+
+  // Starts a consistent read. Needs capture installed (InvalidArgument otherwise), since the
+  // position is a place in the change log.
+  virtual Result<std::unique_ptr<LegacySnapshot>> OpenSnapshot() = 0;
+
+  // Keys of `table` with a committed change that a read at `position` did not see (SQLite: change
+  // id > position.change_id; PostgreSQL: also changes invisible to position.snapshot), as of now,
+  // in no particular order, possibly repeated. nullopt when there are more than `limit`, or when
+  // such a change was a TRUNCATE (every key changed).
+  virtual Result<std::optional<std::vector<Key>>> KeysChangedAfter(const LegacyTable& table,
+                                                                   const CapturePosition& position,
+                                                                   std::size_t limit) = 0;
 
   // The last change a consumer has fully processed (0 when it has none). Durable once
   // SaveCheckpoint returns OK. Without an installed change log, LoadCheckpoint gives 0 and
