@@ -14,7 +14,7 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "output.h"
-#include "sluice/migration/sqlite_legacy_source.h"
+#include "sluice/migration/legacy_url.h"
 #include "sluice/migration/tailer.h"
 #include "stop_signals.h"
 #include "store_access.h"
@@ -47,22 +47,11 @@ std::vector<std::string> SplitTables(const std::string& text) {
 
 // Opens the legacy database of --legacy. On failure reports it and sets `*exit_code`.
 std::unique_ptr<LegacySource> OpenLegacy(const std::string& url, int* exit_code) {
-  constexpr std::string_view kSqlite = "sqlite:";
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-    PrintError("--legacy: PostgreSQL legacy databases are not supported yet");
-    *exit_code = kExitUsage;
-    return nullptr;
-  }
-  if (url.rfind(kSqlite, 0) != 0 || url.size() == kSqlite.size()) {
-    PrintError("--legacy: '" + url + "' is not a database URL (sqlite:PATH)");
-    *exit_code = kExitUsage;
-    return nullptr;
-  }
-  Result<std::unique_ptr<LegacySource>> source =
-      migration::OpenSqliteLegacySource(url.substr(kSqlite.size()));
+  Result<std::unique_ptr<LegacySource>> source = migration::OpenLegacySource(url);
   if (!source.ok()) {
-    PrintError("cannot open legacy database '" + url + "'", source.status());
-    *exit_code = kExitFailure;
+    const bool usage = source.status().code() == StatusCode::kInvalidArgument;
+    PrintError(usage ? "--legacy" : "cannot open legacy database", source.status());
+    *exit_code = usage ? kExitUsage : kExitFailure;
     return nullptr;
   }
   return std::move(source).value();

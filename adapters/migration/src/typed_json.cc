@@ -1,8 +1,10 @@
 #include "typed_json.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 namespace sluice::migration {
 namespace {
@@ -56,6 +58,54 @@ Result<Json> CanonicalValue(const Json& raw) {
   return Status::Corruption("change log: malformed value " + raw.dump());
 }
 
+Json TypedValue(const Value& value) {
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) return Json(*integer);
+  if (const auto* real = std::get_if<double>(&value)) {
+    if (std::isnan(*real)) return NonFinite("NaN");
+    if (std::isinf(*real)) return NonFinite(*real > 0 ? "Infinity" : "-Infinity");
+    return Json(*real);
+  }
+  if (const auto* text = std::get_if<std::string>(&value)) return Json(*text);
+  if (const auto* blob = std::get_if<Blob>(&value))
+    return Json{{"$blob", Base64Encode(blob->bytes)}};
+  return Json(nullptr);
+}
+
+Result<Value> ValueOfTyped(const Json& json) {
+  if (json.is_null()) return Value{};
+  if (json.is_number_integer()) {
+    if (json.is_number_unsigned() && json.get<std::uint64_t>() > INT64_MAX) {
+      return Status::Corruption("typed JSON: integer out of range: " + json.dump());
+    }
+    return Value{json.get<std::int64_t>()};
+  }
+  if (json.is_number_float()) return Value{json.get<double>()};
+  if (json.is_string()) return Value{json.get<std::string>()};
+  if (json.is_object() && json.size() == 1) {
+    if (const auto blob = json.find("$blob"); blob != json.end() && blob->is_string()) {
+      Result<std::string> bytes = Base64Decode(blob->get<std::string>());
+      if (!bytes.ok()) return bytes.status();
+      return Value{Blob{std::move(*bytes)}};
+    }
+    if (const auto real = json.find("$real"); real != json.end() && real->is_string()) {
+      const std::string name = real->get<std::string>();
+      if (name == "NaN") return Value{std::nan("")};
+      if (name == "Infinity") return Value{HUGE_VAL};
+      if (name == "-Infinity") return Value{-HUGE_VAL};
+    }
+  }
+  return Status::Corruption("typed JSON: not a value: " + json.dump());
+}
+
+int Base64Digit(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
 }  // namespace
 
 Result<std::string> CanonicalFromRaw(std::string_view raw) {
@@ -99,6 +149,51 @@ std::string Base64Encode(std::string_view bytes) {
     out += '=';
   }
   return out;
+}
+
+Result<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return Status::Corruption("base64: length is not a multiple of 4");
+  std::string out;
+  out.reserve(text.size() / 4 * 3);
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    const int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=' && text[i + 3] == '=') : 0;
+    unsigned n = 0;
+    for (std::size_t j = 0; j < 4; ++j) {
+      const int digit = j >= 4 - static_cast<std::size_t>(pad) ? 0 : Base64Digit(text[i + j]);
+      if (digit < 0) return Status::Corruption("base64: bad character");
+      n = n << 6 | static_cast<unsigned>(digit);
+    }
+    out += static_cast<char>(n >> 16);
+    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(n & 0xff);
+  }
+  return out;
+}
+
+std::string TypedJsonOf(const std::vector<std::string>& names, const std::vector<Value>& values) {
+  Json out = Json::object();
+  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
+    out[names[i]] = TypedValue(values[i]);
+  }
+  return out.dump();
+}
+
+Result<std::vector<std::pair<std::string, Value>>> ValuesOfTypedJson(std::string_view object) {
+  try {
+    const Json parsed = Json::parse(object);
+    if (!parsed.is_object()) return Status::Corruption("typed JSON: not an object");
+    std::vector<std::pair<std::string, Value>> out;
+    out.reserve(parsed.size());
+    for (const auto& [column, json] : parsed.items()) {
+      Result<Value> value = ValueOfTyped(json);
+      if (!value.ok()) return value.status().WithContext("column '" + column + "'");
+      out.emplace_back(column, std::move(*value));
+    }
+    return out;
+  } catch (const Json::exception& e) {
+    return Status::Corruption(std::string("typed JSON: ") + e.what());
+  }
 }
 
 }  // namespace sluice::migration

@@ -8,8 +8,11 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sluice/core/status.h"
+#include "sluice/projections/table.h"
 
 namespace sluice::migration {
 
@@ -19,5 +22,15 @@ Result<std::string> CanonicalFromRaw(std::string_view raw);
 
 // Standard base64 with padding.
 std::string Base64Encode(std::string_view bytes);
+// Its inverse; Corruption for anything that is not padded standard base64.
+Result<std::string> Base64Decode(std::string_view text);
+
+// The canonical typed JSON object {names[i]: values[i]} (change.h), in the order given. A NaN or
+// infinite real becomes {"$real": ...}. `names` and `values` have the same size.
+std::string TypedJsonOf(const std::vector<std::string>& names, const std::vector<Value>& values);
+
+// A canonical typed JSON object as (column, value) pairs in document order; Corruption when it is
+// not one (a real without fraction is accepted, an integer outside int64 is not).
+Result<std::vector<std::pair<std::string, Value>>> ValuesOfTypedJson(std::string_view object);
 
 }  // namespace sluice::migration
