@@ -362,7 +362,7 @@ TEST_F(ProjectionCliTest, ProjectBadUsageExits2) {
       {Project("foo:" + db_, "type-counts"), "sqlite:PATH"},
       {Project(db_, "type-counts"), "sqlite:PATH"},
       {Project("sqlite:", "type-counts"), "--read-model"},
-      {Project("postgresql://localhost/shop", "type-counts"), "not supported yet"},
+      {Project("postgresql:localhost/shop", "type-counts"), "postgresql://"},
       {With(Project(sqlite_, "type-counts"), {"--partitions", "0"}), "--partitions"},
       {With(Project(sqlite_, "type-counts"), {"--partitions", "65"}), "--partitions"},
       {With(Project(sqlite_, "type-counts"), {"--partitions", "x"}), "--partitions"},
@@ -455,7 +455,12 @@ TEST_F(ProjectionCliTest, ProjectionsErrors) {
   EXPECT_EQ(Run(OnStore("projections", sqlite_)).exit_code, 1);  // no store
   AppendHistory();
   EXPECT_EQ(Run(OnStore("projections", "mysql://x")).exit_code, 2);
-  EXPECT_EQ(Run(OnStore("projections", "postgresql://x/y")).exit_code, 2);
+  EXPECT_EQ(Run(OnStore("projections", "postgresql:x/y")).exit_code, 2);
+  // A well-formed PostgreSQL URL whose server cannot be reached: 1 (tests/migration runs
+  // PostgreSQL read models against the test server).
+  RunResult unreachable = Run(OnStore("projections", "postgresql://u:secret@127.0.0.1:1/y"));
+  EXPECT_EQ(unreachable.exit_code, 1) << unreachable.err;
+  EXPECT_EQ(unreachable.err.find("not supported"), std::string::npos) << unreachable.err;
   EXPECT_EQ(Run({"projections", "--store", store_}).exit_code, 2);
   EXPECT_EQ(Run({"projections", "--read-model", sqlite_}).exit_code, 2);
   EXPECT_EQ(Run({"projection", "--store", store_, "--read-model", sqlite_}).exit_code, 2);
@@ -568,7 +573,7 @@ TEST_F(ProjectionCliTest, DlqBadUsageExits2) {
       Dlq("discard", "nope", sqlite_),
       Dlq("replay", "nope", sqlite_),
       Dlq("list", "type-counts", "bogus:x"),
-      Dlq("replay", "type-counts", "postgresql://h/db"),
+      Dlq("replay", "type-counts", "postgresql:h/db"),
       With(Dlq("list", "type-counts", sqlite_), {"--position", "x"}),
       With(Dlq("discard", "type-counts", sqlite_), {"--position", "0"}),
       With(Dlq("replay", "type-counts", sqlite_), {"--position", "-4"}),

@@ -91,10 +91,25 @@ TEST(ReadModelUrlTest, RejectsBadAndUnsupportedUrls) {
     ASSERT_FALSE(store.ok()) << url;
     EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument) << url;
   }
-  Result<std::unique_ptr<ReadModelStore>> postgres = OpenReadModel("postgresql://localhost/db");
-  ASSERT_FALSE(postgres.ok());
-  EXPECT_EQ(postgres.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(postgres.status().message().find("not supported yet"), std::string::npos);
+  for (const char* url : {"postgresql:x/db", "postgres:x", "postgresql://"}) {
+    Result<std::unique_ptr<ReadModelStore>> store = OpenReadModel(url);
+    ASSERT_FALSE(store.ok()) << url;
+    EXPECT_EQ(store.status().code(), StatusCode::kInvalidArgument) << url;
+  }
+}
+
+TEST(ReadModelUrlTest, PostgresUrlsOpenThePostgresStore) {
+  const std::string url = "postgresql://u:secret@127.0.0.1:1/db";
+  Result<ReadModelUrl> parsed = ParseReadModelUrl(url);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->kind, ReadModelKind::kPostgres);
+  EXPECT_EQ(parsed->path, url);
+  ASSERT_TRUE(ParseReadModelUrl("postgres://u@h:5432/db").ok());
+  // Nothing listens on port 1: the store's Unavailable, without the password.
+  Result<std::unique_ptr<ReadModelStore>> store = OpenReadModel(url);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable) << store.status().ToString();
+  EXPECT_EQ(store.status().message().find("secret"), std::string::npos);
 }
 
 TEST(ReadModelUrlTest, OpensEachKindAndCreatesOnlyWhenAsked) {
@@ -221,8 +236,8 @@ TEST_F(ProjectionHostTest, StartRefusesBadOptionsAndStartsNothing) {
   expect(Options({"nope"}), StatusCode::kNotFound, "stream-index, type-counts");
   expect(Options({"type-counts", "type-counts"}), StatusCode::kInvalidArgument, "twice");
   ProjectionHostOptions bad_url = Options({"type-counts"});
-  bad_url.read_model_url = "postgresql://localhost/x";
-  expect(bad_url, StatusCode::kInvalidArgument, "not supported yet");
+  bad_url.read_model_url = "postgresql:localhost/x";
+  expect(bad_url, StatusCode::kInvalidArgument, "postgresql://");
   ProjectionHostOptions no_store = Options({"type-counts"});
   no_store.store_dir = dir_.Sub("nowhere");
   expect(no_store, StatusCode::kNotFound, "no store");

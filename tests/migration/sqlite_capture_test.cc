@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -258,6 +259,48 @@ TEST_F(SqliteCaptureTest, ReadChangesPagesInOrder) {
   EXPECT_EQ((*page)[0].change_id, 5);
   EXPECT_EQ((*page)[2].change_id, 7);
   EXPECT_TRUE(source_->ReadChanges(10, 3)->empty());
+}
+
+TEST_F(SqliteCaptureTest, ReadRowsIsBytewiseEvenForANoCaseKeyColumn) {
+  db_->Exec(
+      "CREATE TABLE tags (name TEXT COLLATE NOCASE PRIMARY KEY, n INTEGER);"
+      "INSERT INTO tags VALUES ('b', 1), ('A', 2), ('a2', 3), ('B2', 4)");
+  Install({"tags"});
+  Result<LegacyTable> table = source_->DescribeTable("tags");
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_EQ(table->columns[0].declared_type, "TEXT");
+  Result<std::unique_ptr<LegacySnapshot>> snapshot = source_->OpenSnapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  EXPECT_EQ((*snapshot)->position().snapshot, "");
+  std::vector<std::string> names;
+  std::optional<Key> after;
+  for (;;) {
+    Result<std::vector<Row>> rows = (*snapshot)->ReadRows(*table, after ? &*after : nullptr, 1);
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    if (rows->empty()) break;
+    names.push_back(std::get<std::string>((*rows)[0][0]));
+    after = Key{(*rows)[0][0]};
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"A", "B2", "a2", "b"}));
+  // Keys are matched exactly, not by the column's collation.
+  Result<std::optional<Row>> row = (*snapshot)->ReadRow(*table, Key{std::string("a")});
+  ASSERT_TRUE(row.ok());
+  EXPECT_FALSE(row->has_value());
+}
+
+TEST_F(SqliteCaptureTest, KeysChangedAfterDecodeEveryKeyType) {
+  db_->Exec("CREATE TABLE k (a BLOB, b TEXT, c INTEGER, PRIMARY KEY (c, b, a))");
+  Install({"k"});
+  Result<LegacyTable> table = source_->DescribeTable("k");
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  db_->Exec("INSERT INTO k VALUES (x'00ff', 't\"x', -5)");
+  Result<std::optional<std::vector<Key>>> keys =
+      source_->KeysChangedAfter(*table, CapturePosition{}, 10);
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  ASSERT_TRUE(keys->has_value());
+  ASSERT_EQ((*keys)->size(), 1u);
+  EXPECT_EQ((**keys)[0],
+            (Key{std::int64_t{-5}, std::string("t\"x"), Blob{std::string("\0\xff", 2)}}));
 }
 
 TEST(SqliteLegacySourceTest, OpeningAMissingFileIsNotFound) {

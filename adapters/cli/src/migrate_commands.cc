@@ -1,4 +1,5 @@
-// `sluice migrate install|uninstall|tail`: change capture on a legacy database and the tailer.
+// `sluice migrate install|uninstall|tail|backfill|mirror`: change capture on a legacy database,
+// the tailer, the backfill and the generic mirror projection.
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,7 +15,11 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "output.h"
+#include "read_model_access.h"
+#include "sluice/cli/projection_host.h"
+#include "sluice/migration/backfill.h"
 #include "sluice/migration/legacy_url.h"
+#include "sluice/migration/mirror_projection.h"
 #include "sluice/migration/tailer.h"
 #include "stop_signals.h"
 #include "store_access.h"
@@ -26,6 +31,8 @@ using migration::LegacySource;
 
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 constexpr auto kProgressInterval = std::chrono::milliseconds(500);
+// How often `mirror` looks for a schema event it waits for.
+constexpr auto kSchemaPollInterval = std::chrono::milliseconds(200);
 
 // The table names of --tables, or empty after reporting a malformed list.
 std::vector<std::string> SplitTables(const std::string& text) {
@@ -55,6 +62,56 @@ std::unique_ptr<LegacySource> OpenLegacy(const std::string& url, int* exit_code)
     return nullptr;
   }
   return std::move(source).value();
+}
+
+// False (after reporting it, with `*exit_code` set) unless capture is installed for every table.
+bool CheckCaptured(LegacySource& source, const std::vector<std::string>& tables, int* exit_code) {
+  Result<migration::SourceDescription> description = source.Describe();
+  if (!description.ok()) {
+    PrintError("describe", description.status());
+    *exit_code = kExitFailure;
+    return false;
+  }
+  for (const std::string& table : tables) {
+    if (std::find(description->tables.begin(), description->tables.end(), table) ==
+        description->tables.end()) {
+      PrintError("--tables: capture is not installed for '" + table +
+                 "' (run sluice migrate install)");
+      *exit_code = kExitUsage;
+      return false;
+    }
+  }
+  return true;
+}
+
+nlohmann::ordered_json BackfillToJson(const migration::BackfillProgress& progress,
+                                      bool final_line) {
+  nlohmann::ordered_json out;
+  out["table"] = progress.table;
+  out["rows"] = progress.rows;
+  out["loaded"] = progress.loaded;
+  out["skipped"] = progress.skipped;
+  out["chunks"] = progress.chunks;
+  out["position"] = progress.position;
+  out["done"] = progress.done;
+  if (final_line) out["final"] = true;
+  return out;
+}
+
+// As `sluice project` prints a projection, with the table first.
+nlohmann::ordered_json MirrorReportToJson(const std::string& table,
+                                          const ProjectionReport& report) {
+  nlohmann::ordered_json out;
+  out["table"] = table;
+  out["name"] = report.name;
+  out["checkpoint"] = report.checkpoint;
+  out["head"] = report.head;
+  out["lag"] = report.lag_events;
+  out["state"] = std::string(ProjectionStateName(report.state));
+  out["parked"] = report.parked;
+  out["partitions"] = report.partitions;
+  if (!report.error.empty()) out["error"] = report.error;
+  return out;
 }
 
 int ExitCodeOf(const Status& status) {
@@ -103,14 +160,120 @@ nlohmann::ordered_json ProgressToJson(const migration::TailProgress& total,
 int RunMigrateInstall(const MigrateFlags& flags) { return RunCaptureChange(flags, true); }
 int RunMigrateUninstall(const MigrateFlags& flags) { return RunCaptureChange(flags, false); }
 
-int RunMigrateBackfill(const MigrateFlags&) {
-  PrintError("migrate backfill: not implemented yet");
-  return kExitFailure;
+int RunMigrateBackfill(const MigrateFlags& flags) {
+  StopSignals signals;
+  const std::vector<std::string> tables = SplitTables(flags.tables);
+  if (tables.empty()) return kExitUsage;
+  int exit_code = kExitOk;
+  std::unique_ptr<LegacySource> source = OpenLegacy(flags.legacy, &exit_code);
+  if (source == nullptr) return exit_code;
+  if (!CheckCaptured(*source, tables, &exit_code)) return exit_code;
+  std::unique_ptr<RocksEventStore> store = OpenForWriting(flags.store);
+  if (store == nullptr) return kExitFailure;
+
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  auto last_report = std::chrono::steady_clock::now() - kProgressInterval;
+  migration::BackfillOptions options;
+  options.stop = signals.flag();
+  options.on_progress = [&](const migration::BackfillProgress& progress) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_report < kProgressInterval && !progress.done) return;
+    last_report = now;
+    if (terminal) {
+      std::cerr << "\rbackfilling " << progress.table << ": " << progress.rows << " rows, "
+                << progress.loaded << " loaded, " << progress.skipped << " skipped, "
+                << progress.chunks << " chunks" << (progress.done ? ", done" : "") << "   "
+                << std::flush;
+    } else {
+      PrintJsonLine(BackfillToJson(progress, false), true);
+    }
+  };
+  migration::Backfill backfill(*source, *store, tables, options);
+  Result<std::vector<migration::BackfillProgress>> done = backfill.Run();
+  if (terminal) std::cerr << "\n";
+  if (!done.ok()) {
+    PrintError("backfill", done.status());
+    return ExitCodeOf(done.status());
+  }
+  bool complete = true;
+  for (const migration::BackfillProgress& progress : *done) {
+    PrintJsonLine(BackfillToJson(progress, true), true);
+    complete = complete && progress.done;
+  }
+  const bool output_ok = FinishOutput();
+  if (!complete) {
+    PrintError("backfill stopped before it was complete; run it again to continue");
+    return kExitFailure;
+  }
+  return output_ok ? kExitOk : kExitFailure;
 }
 
-int RunMigrateMirror(const MigrateFlags&) {
-  PrintError("migrate mirror: not implemented yet");
-  return kExitFailure;
+int RunMigrateMirror(const MigrateFlags& flags) {
+  StopSignals signals;
+  const std::vector<std::string> tables = SplitTables(flags.tables);
+  if (tables.empty()) return kExitUsage;
+  if (!CheckReadModelUrl(flags.read_model)) return kExitUsage;
+  std::unique_ptr<RocksEventStore> store = OpenForReading(flags.store);
+  if (store == nullptr) return kExitFailure;
+
+  // The projections need each table's schema event; without --once, wait for it to be appended.
+  std::vector<std::shared_ptr<Projection>> projections;
+  bool waiting_noted = false;
+  while (true) {
+    Result<std::vector<std::shared_ptr<Projection>>> made =
+        migration::MakeMirrorProjections(*store, tables);
+    if (made.ok()) {
+      projections = std::move(*made);
+      break;
+    }
+    if (!made.status().IsNotFound() || flags.once) {
+      PrintError("mirror", made.status());
+      return made.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+    }
+    if (!waiting_noted) {
+      std::cerr << "waiting: " << made.status().message() << std::endl;
+      waiting_noted = true;
+    }
+    if (signals.flag()->load()) return FinishOutput() ? kExitOk : kExitFailure;
+    std::this_thread::sleep_for(kSchemaPollInterval);
+    if (Status s = store->Refresh(); !s.ok()) {
+      PrintError("mirror: following the store", s);
+      return kExitFailure;
+    }
+  }
+  store.reset();  // the host opens its own follower
+
+  ProjectionRegistry registry;
+  ProjectionHostOptions options;
+  options.store_dir = flags.store;
+  options.read_model_url = flags.read_model;
+  options.once = flags.once;
+  // A TRUNCATE must be applied in log order with the row streams (mirror_projection.h).
+  options.worker.partitions = 1;
+  for (const std::shared_ptr<Projection>& projection : projections) {
+    const std::string name = projection->Name();
+    if (Status s = registry.Add(name, [projection] { return projection; }); !s.ok()) {
+      PrintError("mirror", s);
+      return kExitUsage;
+    }
+    options.projections.push_back(name);
+  }
+  Result<std::unique_ptr<ProjectionHost>> host = ProjectionHost::Start(options, registry);
+  if (!host.ok()) {
+    PrintError(host.status().message());
+    return host.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+  }
+  const Status ended = (*host)->Run(signals.flag());
+  const std::vector<ProjectionReport> reports = (*host)->Reports();
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    PrintJsonLine(MirrorReportToJson(tables[i], reports[i]));
+  }
+  const bool output_ok = FinishOutput();
+  if (!ended.ok()) {
+    PrintError(ended.message());
+    return kExitFailure;
+  }
+  return output_ok ? kExitOk : kExitFailure;
 }
 
 int RunMigrateTail(const MigrateFlags& flags) {
@@ -120,19 +283,7 @@ int RunMigrateTail(const MigrateFlags& flags) {
   int exit_code = kExitOk;
   std::unique_ptr<LegacySource> source = OpenLegacy(flags.legacy, &exit_code);
   if (source == nullptr) return exit_code;
-  Result<migration::SourceDescription> description = source->Describe();
-  if (!description.ok()) {
-    PrintError("describe", description.status());
-    return kExitFailure;
-  }
-  for (const std::string& table : tables) {
-    if (std::find(description->tables.begin(), description->tables.end(), table) ==
-        description->tables.end()) {
-      PrintError("--tables: capture is not installed for '" + table +
-                 "' (run sluice migrate install)");
-      return kExitUsage;
-    }
-  }
+  if (!CheckCaptured(*source, tables, &exit_code)) return exit_code;
   std::unique_ptr<RocksEventStore> store = OpenForWriting(flags.store);
   if (store == nullptr) return kExitFailure;
 

@@ -16,6 +16,7 @@
 #include "output.h"
 #include "read_model_access.h"
 #include "sluice/cli/projection_host.h"
+#include "sluice/cli/read_model_url.h"
 #include "sluice/projections/projection_catalog.h"
 #include "sluice/projections/rebuild.h"
 #include "stop_signals.h"
@@ -147,7 +148,8 @@ int RunProjections(const ReadModelFlags& flags) {
 
   Result<std::vector<std::string>> names = ListProjections(*read_model);
   if (!names.ok()) {
-    PrintError("listing the projections of '" + flags.read_model + "' failed", names.status());
+    PrintError("listing the projections of '" + RedactedReadModelUrl(flags.read_model) + "' failed",
+               names.status());
     return kExitFailure;
   }
   const GlobalPosition head = events->HeadPosition();

@@ -171,8 +171,8 @@ Result<std::unique_ptr<ProjectionHost>> ProjectionHost::Start(const ProjectionHo
   if (!events.ok()) return events.status();
   Result<std::unique_ptr<ReadModelStore>> read_model = OpenReadModel(options.read_model_url);
   if (!read_model.ok()) {
-    return read_model.status().WithContext("cannot open read model '" + options.read_model_url +
-                                           "'");
+    return read_model.status().WithContext("cannot open read model '" +
+                                           RedactedReadModelUrl(options.read_model_url) + "'");
   }
   auto impl =
       std::make_unique<Impl>(options, std::move(events).value(), std::move(read_model).value());

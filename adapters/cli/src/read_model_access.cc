@@ -23,14 +23,14 @@ std::unique_ptr<ReadModelStore> OpenExistingReadModel(const std::string& url, bo
     *missing = true;
     return nullptr;
   }
-  PrintError("cannot open read model '" + url + "'", store.status());
+  PrintError("cannot open read model '" + RedactedReadModelUrl(url) + "'", store.status());
   return nullptr;
 }
 
 std::unique_ptr<ReadModelStore> OpenReadModelForWriting(const std::string& url) {
   Result<std::unique_ptr<ReadModelStore>> store = OpenReadModel(url);
   if (store.ok()) return std::move(store).value();
-  PrintError("cannot open read model '" + url + "'", store.status());
+  PrintError("cannot open read model '" + RedactedReadModelUrl(url) + "'", store.status());
   return nullptr;
 }
 

@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "sluice/migration/postgres_legacy_source.h"
 #include "sluice/migration/sqlite_legacy_source.h"
 
 namespace sluice::migration {
@@ -9,7 +10,7 @@ namespace sluice::migration {
 Result<std::unique_ptr<LegacySource>> OpenLegacySource(const std::string& url) {
   constexpr std::string_view kSqlite = "sqlite:";
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-    return Status::InvalidArgument("PostgreSQL legacy databases are not supported yet");
+    return OpenPostgresLegacySource(url);
   }
   if (url.rfind(kSqlite, 0) != 0 || url.size() == kSqlite.size()) {
     return Status::InvalidArgument("'" + url +

@@ -3,6 +3,7 @@
 #include "sluice/core/stream_id.h"
 #include "sluice/core/uuid.h"
 #include "sluice/migration/change_mapping.h"
+#include "sluice/migration/schema_event.h"
 
 namespace sluice::migration {
 namespace {
@@ -29,6 +30,19 @@ std::string_view TypeSuffix(ChangeOp op) {
 class Mirror final : public ChangeMapping {
  public:
   Result<std::optional<MappedChange>> Map(const Change& change) const override {
+    if (change.op == ChangeOp::kTruncate) {
+      // On the schema stream: ordered with the schema events, and one stream per table.
+      MappedChange mapped;
+      mapped.stream = SchemaStream(change.table);
+      Json payload;
+      payload["table"] = change.table;
+      EventData event;
+      event.type = change.table + std::string(TypeSuffix(change.op));
+      event.content_type = ContentType::kJson;
+      event.payload = payload.dump();
+      mapped.events.push_back(std::move(event));
+      return std::optional<MappedChange>(std::move(mapped));
+    }
     Result<std::string> key = StreamKey(change.key_json);
     if (!key.ok()) return key.status();
     MappedChange mapped;
@@ -40,8 +54,7 @@ class Mirror final : public ChangeMapping {
       Json payload;
       payload["table"] = change.table;
       payload["key"] = Json::parse(change.key_json);
-      if (change.op != ChangeOp::kDelete && change.op != ChangeOp::kTruncate)
-        payload["row"] = Json::parse(change.row_json);
+      if (change.op != ChangeOp::kDelete) payload["row"] = Json::parse(change.row_json);
       EventData event;
       event.type = change.table + std::string(TypeSuffix(change.op));
       event.content_type = ContentType::kJson;

@@ -1,9 +1,15 @@
 #include "sluice/migration/sqlite_legacy_source.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <string_view>
+#include <system_error>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "sluice/core/uuid.h"
@@ -12,6 +18,8 @@
 
 namespace sluice::migration {
 namespace {
+
+using RawJson = nlohmann::json;
 
 constexpr std::string_view kLogTable = "sluice_change_log";
 constexpr std::string_view kStateTable = "sluice_capture_state";
@@ -98,6 +106,252 @@ Result<ChangeOp> OpFromCode(const std::string& code) {
   return Status::Corruption("change log: unknown operation '" + code + "'");
 }
 
+// A value of the raw form (typed_json.h) as a sluice::Value, as ReadRows gives it.
+Result<Value> ValueFromRaw(const RawJson& raw) {
+  if (!raw.is_array() || raw.size() != 2 || !raw[0].is_string()) {
+    return Status::Corruption("change log: malformed value " + raw.dump());
+  }
+  const std::string type = raw[0].get<std::string>();
+  const RawJson& value = raw[1];
+  if (type == "null") return Value{};
+  if (type == "integer" && value.is_number_integer()) return Value{value.get<std::int64_t>()};
+  if (type == "text" && value.is_string()) return Value{value.get<std::string>()};
+  if (type == "real" && value.is_string()) {
+    const std::string text = value.get<std::string>();
+    if (text == "Inf" || text == "+Inf") return Value{std::numeric_limits<double>::infinity()};
+    if (text == "-Inf") return Value{-std::numeric_limits<double>::infinity()};
+    char* end = nullptr;
+    const double number = std::strtod(text.c_str(), &end);
+    if (!text.empty() && end == text.c_str() + text.size()) return Value{number};
+  }
+  if (type == "blob" && value.is_string()) {
+    const std::string hex = value.get<std::string>();
+    if (hex.size() % 2 == 0) {
+      Blob blob;
+      blob.bytes.reserve(hex.size() / 2);
+      bool good = true;
+      for (std::size_t i = 0; i < hex.size() && good; i += 2) {
+        unsigned char byte = 0;
+        const auto [ptr, ec] = std::from_chars(hex.data() + i, hex.data() + i + 2, byte, 16);
+        good = ec == std::errc() && ptr == hex.data() + i + 2;
+        blob.bytes += static_cast<char>(byte);
+      }
+      if (good) return Value{std::move(blob)};
+    }
+  }
+  return Status::Corruption("change log: malformed value " + raw.dump());
+}
+
+// The key (values in primary-key order) of a raw key object of the change log.
+Result<Key> KeyFromRaw(const LegacyTable& table, const std::string& raw) {
+  try {
+    const RawJson parsed = RawJson::parse(raw);
+    if (!parsed.is_object()) return Status::Corruption("change log: key is not an object");
+    Key key;
+    for (const std::size_t index : table.key) {
+      const std::string& name = table.columns.at(index).name;
+      const auto found = parsed.find(name);
+      if (found == parsed.end()) {
+        return Status::Corruption("change log: key " + raw + " has no column '" + name + "'");
+      }
+      Result<Value> value = ValueFromRaw(*found);
+      if (!value.ok()) return value.status();
+      key.push_back(std::move(*value));
+    }
+    return key;
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("change log: ") + e.what());
+  }
+}
+
+// A read transaction on a connection of its own (so the source stays usable meanwhile): in
+// rollback-journal mode it holds a SHARED lock that keeps writers from committing until it is
+// destroyed; in WAL mode writers go on.
+class SqliteSnapshot final : public LegacySnapshot {
+ public:
+  static Result<std::unique_ptr<LegacySnapshot>> Open(const std::string& path) {
+    sqlite3* raw = nullptr;
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    std::unique_ptr<SqliteSnapshot> snapshot(new SqliteSnapshot(raw));
+    if (rc != SQLITE_OK) {
+      return Status::IOError("cannot open " + path + ": " + sqlite3_errstr(rc));
+    }
+    sqlite3_busy_timeout(raw, 5000);
+    if (Status s = snapshot->Exec("BEGIN"); !s.ok()) return s;
+    snapshot->open_ = true;
+    // The first read starts the read transaction: the position and every row come from it.
+    Result<std::vector<Row>> log = snapshot->Query(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sluice_change_log'",
+        {});
+    if (!log.ok()) return log.status();
+    if (std::get<std::int64_t>((*log)[0][0]) == 0) {
+      return Status::InvalidArgument("capture is not installed in " + path +
+                                     ": a snapshot needs a change log to be placed in");
+    }
+    Result<std::vector<Row>> last =
+        snapshot->Query("SELECT coalesce(max(change_id), 0) FROM sluice_change_log", {});
+    if (!last.ok()) return last.status();
+    snapshot->position_.change_id = std::get<std::int64_t>((*last)[0][0]);
+    return std::unique_ptr<LegacySnapshot>(std::move(snapshot));
+  }
+
+  ~SqliteSnapshot() override {
+    if (open_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close_v2(db_);
+  }
+  SqliteSnapshot(const SqliteSnapshot&) = delete;
+  SqliteSnapshot& operator=(const SqliteSnapshot&) = delete;
+
+  const CapturePosition& position() const override { return position_; }
+
+  Result<std::vector<Row>> ReadRows(const LegacyTable& table, const Key* after,
+                                    std::size_t limit) override {
+    if (Status s = CheckShape(table, after); !s.ok()) return s;
+    std::string sql = Select(table);
+    std::vector<Value> parameters;
+    if (after != nullptr) {
+      // A row-value comparison, in binary collation like the ORDER BY, so the primary key's
+      // index serves both.
+      std::string left;
+      std::string right;
+      for (std::size_t i = 0; i < table.key.size(); ++i) {
+        if (i > 0) {
+          left += ", ";
+          right += ", ";
+        }
+        left += QuoteIdentifier(table.columns[table.key[i]].name) + " COLLATE BINARY";
+        right += "?" + std::to_string(i + 1);
+        parameters.push_back((*after)[i]);
+      }
+      sql += " WHERE (" + left + ") > (" + right + ")";
+    }
+    sql += " ORDER BY ";
+    for (std::size_t i = 0; i < table.key.size(); ++i) {
+      if (i > 0) sql += ", ";
+      sql += QuoteIdentifier(table.columns[table.key[i]].name) + " COLLATE BINARY";
+    }
+    sql += " LIMIT " + std::to_string(std::min<std::size_t>(limit, INT64_MAX));
+    return Query(sql, parameters);
+  }
+
+  Result<std::optional<Row>> ReadRow(const LegacyTable& table, const Key& key) override {
+    if (Status s = CheckShape(table, &key); !s.ok()) return s;
+    std::string sql = Select(table) + " WHERE ";
+    for (std::size_t i = 0; i < table.key.size(); ++i) {
+      if (i > 0) sql += " AND ";
+      sql += QuoteIdentifier(table.columns[table.key[i]].name) + " COLLATE BINARY = ?" +
+             std::to_string(i + 1);
+    }
+    Result<std::vector<Row>> rows = Query(sql, key);
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return std::optional<Row>();
+    return std::optional<Row>(std::move(rows->front()));
+  }
+
+ private:
+  explicit SqliteSnapshot(sqlite3* db) : db_(db) {}
+
+  static Status CheckShape(const LegacyTable& table, const Key* key) {
+    if (table.key.empty()) return Status::InvalidArgument("table '" + table.name + "' has no key");
+    for (const std::size_t index : table.key) {
+      if (index >= table.columns.size()) {
+        return Status::InvalidArgument("table '" + table.name + "': key column out of range");
+      }
+    }
+    if (key != nullptr && key->size() != table.key.size()) {
+      return Status::InvalidArgument("a key of table '" + table.name + "' has " +
+                                     std::to_string(table.key.size()) + " values, not " +
+                                     std::to_string(key->size()));
+    }
+    return Status::Ok();
+  }
+
+  static std::string Select(const LegacyTable& table) {
+    std::string sql = "SELECT ";
+    for (std::size_t i = 0; i < table.columns.size(); ++i) {
+      if (i > 0) sql += ", ";
+      sql += QuoteIdentifier(table.columns[i].name);
+    }
+    return sql + " FROM " + QuoteIdentifier(table.name);
+  }
+
+  Status Error(int rc) const {
+    const int primary = rc & 0xff;
+    std::string message = std::string("SQLite: ") + sqlite3_errmsg(db_);
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Unavailable(message);
+    return Status::IOError(message);
+  }
+
+  Status Exec(const char* sql) {
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    return rc == SQLITE_OK ? Status::Ok() : Error(rc);
+  }
+
+  // Every row of `sql` with `parameters` bound to ?1, ?2, ...; values by their storage class.
+  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& parameters) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr);
+    const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+    if (rc != SQLITE_OK) return Error(rc);
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      const int at = static_cast<int>(i + 1);
+      const Value& value = parameters[i];
+      if (const auto* integer = std::get_if<std::int64_t>(&value)) {
+        rc = sqlite3_bind_int64(raw, at, *integer);
+      } else if (const auto* real = std::get_if<double>(&value)) {
+        rc = sqlite3_bind_double(raw, at, *real);
+      } else if (const auto* text = std::get_if<std::string>(&value)) {
+        rc =
+            sqlite3_bind_text64(raw, at, text->data(), text->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      } else if (const auto* blob = std::get_if<Blob>(&value)) {
+        rc = sqlite3_bind_blob64(raw, at, blob->bytes.data(), blob->bytes.size(), SQLITE_TRANSIENT);
+      } else {
+        rc = sqlite3_bind_null(raw, at);
+      }
+      if (rc != SQLITE_OK) return Error(rc);
+    }
+    std::vector<Row> rows;
+    const int width = sqlite3_column_count(raw);
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      Row row;
+      row.reserve(static_cast<std::size_t>(width));
+      for (int c = 0; c < width; ++c) {
+        switch (sqlite3_column_type(raw, c)) {
+          case SQLITE_INTEGER:
+            row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(raw, c)));
+            break;
+          case SQLITE_FLOAT:
+            row.emplace_back(sqlite3_column_double(raw, c));
+            break;
+          case SQLITE_TEXT: {
+            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, c));
+            row.emplace_back(
+                std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(raw, c))));
+            break;
+          }
+          case SQLITE_BLOB: {
+            const auto* bytes = static_cast<const char*>(sqlite3_column_blob(raw, c));
+            const auto size = static_cast<std::size_t>(sqlite3_column_bytes(raw, c));
+            row.emplace_back(Blob{bytes == nullptr ? std::string() : std::string(bytes, size)});
+            break;
+          }
+          default:
+            row.emplace_back(std::monostate{});
+            break;
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE) return Error(rc);
+    return rows;
+  }
+
+  sqlite3* const db_;
+  bool open_ = false;
+  CapturePosition position_;
+};
+
 class SqliteLegacySource final : public LegacySource {
  public:
   SqliteLegacySource(std::string path, std::unique_ptr<Database> db)
@@ -178,17 +432,66 @@ class SqliteLegacySource final : public LegacySource {
   }
 
   Result<LegacyTable> DescribeTable(const std::string& table) override {
-    return Status::InvalidArgument("not implemented yet: SQLite DescribeTable: " + table);
+    Result<bool> exists = TableExists(table);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) return Status::NotFound("no table '" + table + "' in " + path_);
+    Result<Statement> select =
+        db_->Prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid");
+    if (!select.ok()) return select.status();
+    select->Bind(1, table);
+    LegacyTable description;
+    description.name = table;
+    std::vector<std::pair<std::int64_t, std::size_t>> keys;  // (position in key, column index)
+    for (;;) {
+      Result<bool> row = select->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      LegacyColumn column;
+      column.name = select->Text(0);
+      column.declared_type = select->Text(1);
+      column.type = SqliteLogicalType(column.declared_type);
+      if (select->Int(2) > 0) keys.emplace_back(select->Int(2), description.columns.size());
+      description.columns.push_back(std::move(column));
+    }
+    if (keys.empty()) {
+      return Status::InvalidArgument("table '" + table + "' has no primary key");
+    }
+    std::sort(keys.begin(), keys.end());
+    for (const auto& key : keys) description.key.push_back(key.second);
+    return description;
   }
 
   Result<std::unique_ptr<LegacySnapshot>> OpenSnapshot() override {
-    return Status::InvalidArgument("not implemented yet: SQLite OpenSnapshot");
+    return SqliteSnapshot::Open(path_);
   }
 
   Result<std::optional<std::vector<Key>>> KeysChangedAfter(const LegacyTable& table,
-                                                           const CapturePosition&,
-                                                           std::size_t) override {
-    return Status::InvalidArgument("not implemented yet: SQLite KeysChangedAfter: " + table.name);
+                                                           const CapturePosition& position,
+                                                           std::size_t limit) override {
+    Result<bool> installed = TableExists(kLogTable);
+    if (!installed.ok()) return installed.status();
+    if (!*installed) return Status::InvalidArgument("capture is not installed in " + path_);
+    Result<Statement> select = db_->Prepare(
+        "SELECT change_id, key_json FROM sluice_change_log WHERE table_name = ?1 AND "
+        "change_id > ?2 ORDER BY change_id LIMIT ?3");
+    if (!select.ok()) return select.status();
+    select->Bind(1, table.name);
+    select->Bind(2, position.change_id);
+    // One more than the limit tells "more than limit" from "exactly limit".
+    select->Bind(3, limit >= static_cast<std::size_t>(INT64_MAX)
+                        ? INT64_MAX
+                        : static_cast<std::int64_t>(limit) + 1);
+    std::vector<Key> keys;
+    for (;;) {
+      Result<bool> row = select->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      if (keys.size() == limit) return std::optional<std::vector<Key>>();
+      Result<Key> key = KeyFromRaw(table, select->Text(1));
+      if (!key.ok()) return Located(key.status(), select->Int(0));
+      keys.push_back(std::move(*key));
+    }
+    return std::optional<std::vector<Key>>(std::move(keys));
   }
 
   Result<SourceDescription> Describe() override {

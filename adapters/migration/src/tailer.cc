@@ -5,6 +5,7 @@
 
 #include "sluice/core/stream_id.h"
 #include "sluice/core/uuid.h"
+#include "sluice/migration/schema_event.h"
 
 namespace sluice::migration {
 namespace {
@@ -47,7 +48,21 @@ Status Tailer::Prepare() {
   Result<ChangeId> checkpoint = source_.LoadCheckpoint(options_.consumer);
   if (!checkpoint.ok()) return checkpoint.status();
   checkpoint_ = *checkpoint;
+  source_id_ = description->source_id;
   source_name_ = "migration:" + description->source_id;
+  return Status::Ok();
+}
+
+Status Tailer::EnsureSchema(const std::string& table) {
+  if (!options_.schema_events || described_.count(table) != 0) return Status::Ok();
+  Result<LegacyTable> described = source_.DescribeTable(table);
+  if (!described.ok()) {
+    return described.status().WithContext("describing legacy table '" + table +
+                                          "' for its schema event");
+  }
+  Result<bool> appended = AppendSchemaIfChanged(store_, *described, source_id_);
+  if (!appended.ok()) return appended.status();
+  described_.insert(table);
   return Status::Ok();
 }
 
@@ -64,6 +79,11 @@ Result<TailProgress> Tailer::Step() {
   Status mapping_error = Status::Ok();
   for (const Change& change : *changes) {
     if (options_.tables.empty() || options_.tables.count(change.table) != 0) {
+      // Appended at once (synced): it comes before every change of the table in the log.
+      if (Status s = EnsureSchema(change.table); !s.ok()) {
+        mapping_error = s;
+        break;
+      }
       Result<std::optional<MappedChange>> mapped = options_.mapping->Map(change);
       if (mapped.ok() && mapped->has_value() && !(*mapped)->events.empty()) {
         Result<StreamId> stream = StreamId::Make((*mapped)->stream);

@@ -34,6 +34,9 @@ class ChangeMapping {
 //            when that is longer than 200 bytes: "T-#" + a UUID derived from it
 //   payload  JSON {"table": T, "key": {...}, "row": {...}} (no "row" for deletes), values typed as
 //            in change.h; content type kJson
+// A TRUNCATE (kTruncate) of T becomes "T.TableTruncated.v1" with payload {"table": T} on the
+// stream "T.schema" (schema_event.h), where it is ordered with T's schema events; it removes every
+// row, so a consumer must apply it in global-log order with T's row events.
 //   metadata extra "change_id" (decimal) and "source" (the table's capture source name, set by the
 //            tailer as "migration:<source_id>")
 std::shared_ptr<const ChangeMapping> MirrorMapping();

@@ -4,7 +4,9 @@
 // appended with ExpectedVersion::Any and event ids derived from (source id, table, change id,
 // index), so appending them again is the store's idempotent retry and writes nothing. The
 // checkpoint (last change appended) is saved in the legacy source after the appends of a batch
-// are durable: a crash anywhere replays at most one batch, harmlessly.
+// are durable: a crash anywhere replays at most one batch, harmlessly. Before the first change of
+// a table it appends, a Tailer appends the table's schema event (schema_event.h) when the store's
+// newest one differs; the schema is described once per Tailer (restart it after an ALTER TABLE).
 //
 // Thread safety: one thread drives a Tailer. The source and store must outlive it.
 #pragma once
@@ -33,6 +35,10 @@ struct TailerOptions {
   std::size_t batch_size = 500;
   // Mapping; default MirrorMapping().
   std::shared_ptr<const ChangeMapping> mapping;
+  // Append the schema event of each table (schema_event.h, from LegacySource::DescribeTable)
+  // before its first change of this Tailer's life, unless the store's newest one is equal. The
+  // mirror projection and the sync watcher need it. Default true.
+  bool schema_events = true;
 };
 
 struct TailProgress {
@@ -57,11 +63,15 @@ class Tailer {
 
  private:
   Status Prepare();
+  // Appends the schema event of `table` once per Tailer (see TailerOptions::schema_events).
+  Status EnsureSchema(const std::string& table);
 
   LegacySource& source_;
   EventStore& store_;
   TailerOptions options_;
   std::string source_name_;  // "migration:<source_id>"; empty until Prepare succeeds
+  std::string source_id_;
+  std::set<std::string> described_;  // tables whose schema event is in the store
   ChangeId checkpoint_ = 0;
 };
 

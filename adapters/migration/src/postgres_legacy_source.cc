@@ -1,0 +1,930 @@
+#include "sluice/migration/postgres_legacy_source.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "pg_values.h"
+#include "sluice/core/uuid.h"
+
+namespace sluice::migration {
+namespace {
+
+constexpr std::string_view kLogTable = "sluice_change_log";
+constexpr std::string_view kStateTable = "sluice_capture_state";
+constexpr std::string_view kRowTrigger = "sluice_capture_row";
+constexpr std::string_view kTruncateTrigger = "sluice_capture_truncate";
+constexpr std::string_view kFunctionPrefix = "sluice_capture_";
+// Changes sequenced per sequencer transaction.
+constexpr int kSequenceBatch = 50000;
+
+// The settings under which values are printed, on our sessions and on the trigger functions.
+constexpr const char* kSessionSettings =
+    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; "
+    "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET client_min_messages = warning";
+constexpr const char* kFunctionSettings =
+    " SET TimeZone = 'UTC' SET DateStyle = 'ISO, MDY' SET IntervalStyle = 'postgres'"
+    " SET extra_float_digits = 3 SET bytea_output = 'hex'";
+
+// ------------------------------------------------------------------------------------------------
+// The URL: what libpq gets, what may be shown, and the secret to keep out of messages.
+
+struct ServerUrl {
+  std::string conninfo;  // the URL for libpq (holds the password)
+  std::string location;  // postgresql://user@host:port/dbname, nothing secret
+  std::vector<std::string> secrets;
+};
+
+std::string PercentDecoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    unsigned value = 0;
+    if (text[i] == '%' && i + 2 < text.size() + 0 &&
+        std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16).ptr ==
+            text.data() + i + 3) {
+      out += static_cast<char>(value);
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+Result<ServerUrl> ParseUrl(const std::string& url) {
+  constexpr std::string_view kForm = "postgresql://user[:password]@host:port/dbname";
+  std::string_view scheme;
+  for (std::string_view candidate : {"postgresql://", "postgres://"}) {
+    if (url.rfind(candidate, 0) == 0) scheme = candidate;
+  }
+  ServerUrl out;
+  const std::string_view rest = std::string_view(url).substr(scheme.size());
+  const std::size_t slash = rest.find('/');
+  const std::size_t at = rest.substr(0, slash).rfind('@');
+  std::string_view userinfo = at == std::string_view::npos ? "" : rest.substr(0, at);
+  const std::size_t colon = userinfo.find(':');
+  if (colon != std::string_view::npos) {
+    const std::string_view password = userinfo.substr(colon + 1);
+    if (password.size() >= 2) {
+      out.secrets.emplace_back(password);
+      out.secrets.push_back(PercentDecoded(password));
+    }
+    userinfo = userinfo.substr(0, colon);
+  }
+  if (scheme.empty() || slash == std::string_view::npos || slash + 1 == rest.size()) {
+    // Shown without anything after the scheme's user, which could hold a password.
+    return Status::InvalidArgument("bad PostgreSQL URL (the form is " + std::string(kForm) + ")");
+  }
+  const std::string_view hostport =
+      rest.substr(at == std::string_view::npos ? 0 : at + 1,
+                  slash - (at == std::string_view::npos ? 0 : at + 1));
+  std::string_view path = rest.substr(slash + 1);
+  const std::size_t query = path.find('?');
+  const std::string_view dbname = path.substr(0, query);
+  out.location = std::string(scheme) + std::string(userinfo) + (userinfo.empty() ? "" : "@") +
+                 std::string(hostport) + "/" + std::string(dbname);
+  out.conninfo = url;
+  if (url.find("connect_timeout=") == std::string::npos) {
+    out.conninfo += query == std::string_view::npos ? "?" : "&";
+    out.conninfo += "connect_timeout=10";
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// A connection with our session settings, and errors as Status without secrets.
+
+class PgConnection {
+ public:
+  static Result<std::unique_ptr<PgConnection>> Open(const ServerUrl& url) {
+    std::unique_ptr<PgConnection> conn(new PgConnection(url));
+    try {
+      conn->conn_ = std::make_unique<pqxx::connection>(url.conninfo);
+    } catch (const std::exception& error) {
+      return Status::Unavailable("PostgreSQL " + url.location +
+                                 ": cannot connect: " + conn->Redact(error.what()));
+    }
+    conn->quiet_ = std::make_unique<pqxx::quiet_errorhandler>(*conn->conn_);
+    try {
+      pqxx::nontransaction tx(*conn->conn_);
+      tx.exec(kSessionSettings);
+      const pqxx::row row =
+          tx.exec1("SELECT current_schema(), current_setting('server_version_num')::int");
+      if (row[0].is_null()) {
+        return Status::InvalidArgument("PostgreSQL " + url.location +
+                                       ": no schema in the search_path to keep the change log in");
+      }
+      if (row[1].as<int>() < 130000) {
+        return Status::InvalidArgument("PostgreSQL " + url.location +
+                                       ": change capture needs PostgreSQL 13 or newer");
+      }
+      conn->schema_ = row[0].as<std::string>();
+    } catch (const std::exception& error) {
+      return conn->Error(error, "set up the session");
+    }
+    return conn;
+  }
+
+  ~PgConnection() {
+    quiet_.reset();
+    try {
+      if (conn_ != nullptr) conn_->disconnect();
+    } catch (...) {  // nothing to do about a failed close
+    }
+  }
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  pqxx::connection& raw() { return *conn_; }
+  const std::string& schema() const { return schema_; }
+  const std::string& location() const { return url_.location; }
+  bool usable() const { return conn_ != nullptr && conn_->is_open() && !broken_; }
+
+  std::string Redact(std::string message) const {
+    for (const std::string& secret : url_.secrets) {
+      for (std::size_t at = message.find(secret); at != std::string::npos;
+           at = message.find(secret, at)) {
+        message.replace(at, secret.size(), "***");
+      }
+    }
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+      message.pop_back();
+    }
+    return message;
+  }
+
+  // The Status of `error` while doing `what`: Unavailable when trying again may work (lost
+  // connection, serialization failure, deadlock, lock timeout), IOError otherwise.
+  Status Error(const std::exception& error, std::string_view what) {
+    const std::string message =
+        "PostgreSQL " + url_.location + ": " + std::string(what) + ": " + Redact(error.what());
+    if (dynamic_cast<const pqxx::broken_connection*>(&error) != nullptr ||
+        dynamic_cast<const pqxx::in_doubt_error*>(&error) != nullptr) {
+      broken_ = true;
+      return Status::Unavailable(message);
+    }
+    if (dynamic_cast<const pqxx::transaction_rollback*>(&error) != nullptr) {
+      return Status::Unavailable(message);
+    }
+    if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
+      const std::string state = sql->sqlstate();
+      if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
+        broken_ = true;
+        return Status::Unavailable(message);
+      }
+      if (state == "55P03" || state == "57014" || state == "40001" || state == "40P01") {
+        return Status::Unavailable(message);
+      }
+    }
+    if (conn_ != nullptr && !conn_->is_open()) {
+      broken_ = true;
+      return Status::Unavailable(message);
+    }
+    return Status::IOError(message);
+  }
+
+ private:
+  explicit PgConnection(ServerUrl url) : url_(std::move(url)) {}
+
+  ServerUrl url_;
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::quiet_errorhandler> quiet_;
+  std::string schema_;
+  bool broken_ = false;
+};
+
+// ------------------------------------------------------------------------------------------------
+// Tables from the catalog.
+
+struct PgColumn {
+  std::string name;
+  std::string declared_type;  // format_type()
+  std::string type_sql;       // the type (domain included) as a qualified, quoted name
+  std::string base_name;      // the base type's name (a domain's base type)
+  pg::Category category = pg::Category::kText;
+  bool collatable = false;
+};
+
+struct PgTable {
+  unsigned oid = 0;
+  std::string qualified;  // "schema"."name"
+  std::string name;       // as asked for
+  char relkind = 'r';
+  std::vector<PgColumn> columns;
+  std::vector<std::size_t> key;  // indexes into columns, primary-key order
+};
+
+LogicalType LogicalTypeOf(const std::string& base) {
+  if (base == "int2" || base == "int4" || base == "int8") return LogicalType::kInteger;
+  if (base == "float4" || base == "float8") return LogicalType::kReal;
+  if (base == "numeric") return LogicalType::kDecimal;
+  if (base == "bool") return LogicalType::kBoolean;
+  if (base == "text" || base == "varchar" || base == "bpchar" || base == "name" ||
+      base == "citext") {
+    return LogicalType::kText;
+  }
+  if (base == "bytea") return LogicalType::kBlob;
+  if (base == "timestamp") return LogicalType::kTimestamp;
+  if (base == "timestamptz") return LogicalType::kTimestampTz;
+  if (base == "date") return LogicalType::kDate;
+  return LogicalType::kOther;
+}
+
+// The table `name` as the search_path finds it (the whole name is one identifier), or nullopt.
+std::optional<PgTable> LoadTable(pqxx::transaction_base& tx, const std::string& name) {
+  const pqxx::result found = tx.exec_params(
+      "SELECT c.oid::int8, c.relkind, quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE c.oid = to_regclass(quote_ident($1))",
+      name);
+  if (found.empty()) return std::nullopt;
+  PgTable table;
+  table.oid = static_cast<unsigned>(found[0][0].as<std::int64_t>());
+  table.relkind = found[0][1].c_str()[0];
+  table.qualified = found[0][2].as<std::string>();
+  table.name = name;
+  const pqxx::result columns = tx.exec_params(
+      "SELECT a.attname, format_type(a.atttypid, a.atttypmod), "
+      "quote_ident(tn.nspname) || '.' || quote_ident(t.typname), "
+      "coalesce(bt.oid, t.oid)::int8, coalesce(bt.typname, t.typname), t.typcollation <> 0, "
+      "array_position(i.indkey::int2[], a.attnum) "
+      "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+      "JOIN pg_namespace tn ON tn.oid = t.typnamespace "
+      "LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype "
+      "LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
+      "WHERE a.attrelid = $1::int8::oid AND a.attnum > 0 AND NOT a.attisdropped "
+      "ORDER BY a.attnum",
+      static_cast<std::int64_t>(table.oid));
+  std::vector<std::pair<int, std::size_t>> keys;
+  for (const pqxx::row& row : columns) {
+    PgColumn column;
+    column.name = row[0].as<std::string>();
+    column.declared_type = row[1].as<std::string>();
+    column.type_sql = row[2].as<std::string>();
+    column.category = pg::CategoryOfType(static_cast<unsigned>(row[3].as<std::int64_t>()));
+    column.base_name = row[4].as<std::string>();
+    column.collatable = row[5].as<bool>();
+    if (!row[6].is_null()) keys.emplace_back(row[6].as<int>(), table.columns.size());
+    table.columns.push_back(std::move(column));
+  }
+  std::sort(keys.begin(), keys.end());
+  for (const auto& key : keys) table.key.push_back(key.second);
+  return table;
+}
+
+LegacyTable Public(const PgTable& table) {
+  LegacyTable out;
+  out.name = table.name;
+  for (const PgColumn& column : table.columns) {
+    out.columns.push_back({column.name, column.declared_type, LogicalTypeOf(column.base_name)});
+  }
+  out.key = table.key;
+  return out;
+}
+
+// How a key column is compared so that the order is CompareKeys' (bytewise for text).
+enum class KeyOrder { kNative, kBytes, kPrinted };
+
+KeyOrder KeyOrderOf(const PgColumn& column) {
+  if (column.category != pg::Category::kText || column.base_name == "uuid") {
+    return KeyOrder::kNative;  // numbers, booleans, bytea (bytewise), uuid (= its text order)
+  }
+  if (column.collatable && (column.base_name == "text" || column.base_name == "varchar" ||
+                            column.base_name == "bpchar" || column.base_name == "name")) {
+    return KeyOrder::kBytes;
+  }
+  return KeyOrder::kPrinted;  // numeric, dates, citext, ...: by the printed text
+}
+
+// A key value as text for a parameter compared with a column of this category.
+std::string ParameterText(const Value& value) {
+  if (const auto* integer = std::get_if<std::int64_t>(&value)) return std::to_string(*integer);
+  if (const auto* real = std::get_if<double>(&value)) {
+    if (std::isnan(*real)) return "NaN";
+    if (std::isinf(*real)) return *real > 0 ? "Infinity" : "-Infinity";
+    char buffer[64];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, *real);
+    return std::string(buffer, result.ptr);
+  }
+  if (const auto* text = std::get_if<std::string>(&value)) return *text;
+  if (const auto* blob = std::get_if<Blob>(&value)) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out = "\\x";
+    for (const unsigned char c : blob->bytes) {
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+    return out;
+  }
+  return {};
+}
+
+// The row `row` of a result as Values, by the categories of `columns`.
+Result<Row> RowOf(const pqxx::row& row, const std::vector<const PgColumn*>& columns) {
+  Row out;
+  out.reserve(columns.size());
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    const pqxx::field field = row[static_cast<pqxx::row::size_type>(i)];
+    if (field.is_null()) {
+      out.emplace_back();
+      continue;
+    }
+    Result<Value> value =
+        pg::ValueFromText(columns[i]->category, std::string_view(field.c_str(), field.size()));
+    if (!value.ok()) return value.status();
+    out.push_back(std::move(*value));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Trigger functions.
+
+// The SQL of the raw object (pg_values.h) of `columns` of row `ref` (NEW or OLD).
+std::string RawObjectSql(pqxx::connection& conn, std::string_view ref, const PgTable& table,
+                         const std::vector<std::size_t>& indexes) {
+  std::string names;
+  std::string values;
+  for (const std::size_t index : indexes) {
+    const PgColumn& column = table.columns[index];
+    if (!names.empty()) {
+      names += ", ";
+      values += ", ";
+    }
+    const std::string value = std::string(ref) + "." + conn.quote_name(column.name);
+    names += conn.quote(column.name);
+    // num_nulls: a composite value whose fields are all NULL is not NULL itself.
+    values += "CASE WHEN num_nulls(" + value + ") = 0 THEN '" +
+              std::string(1, static_cast<char>(column.category)) + ":' || format('%s', " + value +
+              ") END";
+  }
+  return "json_object(ARRAY[" + names + "]::text[], ARRAY[" + values + "]::text[])";
+}
+
+std::vector<std::string> CaptureStatements(PgConnection& pg, const PgTable& table) {
+  pqxx::connection& conn = pg.raw();
+  std::vector<std::size_t> all(table.columns.size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  const std::string log = conn.quote_name(pg.schema()) + "." + std::string(kLogTable);
+  const std::string insert =
+      "INSERT INTO " + log + " (table_name, op, key, row) VALUES (" + conn.quote(table.name) + ", ";
+  const std::string new_key = RawObjectSql(conn, "NEW", table, table.key);
+  const std::string old_key = RawObjectSql(conn, "OLD", table, table.key);
+  const std::string new_row = RawObjectSql(conn, "NEW", table, all);
+  // One log row: operation `op`, key and row image expressions.
+  const auto log_row = [&](char op, const std::string& key, const std::string& row) {
+    return insert + "'" + op + "', " + key + ", " + row + ");\n";
+  };
+  const std::string key_changed =
+      "(" + new_key + ")::text IS DISTINCT FROM (" + old_key + ")::text";
+  const std::string body = "BEGIN\nIF TG_OP = 'TRUNCATE' THEN\n" + log_row('T', "'{}'", "NULL") +
+                           "ELSIF TG_OP = 'INSERT' THEN\n" + log_row('I', new_key, new_row) +
+                           "ELSIF TG_OP = 'UPDATE' AND " + key_changed + " THEN\n" +
+                           log_row('D', old_key, "NULL") + log_row('I', new_key, new_row) +
+                           "ELSIF TG_OP = 'UPDATE' THEN\n" + log_row('U', new_key, new_row) +
+                           "ELSE\n" + log_row('D', old_key, "NULL") + "END IF;\nRETURN NULL;\nEND";
+  const std::string function =
+      conn.quote_name(pg.schema()) + "." +
+      conn.quote_name(std::string(kFunctionPrefix) + std::to_string(table.oid));
+  return {
+      "CREATE OR REPLACE FUNCTION " + function + "() RETURNS trigger LANGUAGE plpgsql" +
+          kFunctionSettings + " AS " + conn.quote(body),
+      "CREATE TRIGGER " + std::string(kRowTrigger) + " AFTER INSERT OR UPDATE OR DELETE ON " +
+          table.qualified + " FOR EACH ROW EXECUTE FUNCTION " + function + "()",
+      "CREATE TRIGGER " + std::string(kTruncateTrigger) + " AFTER TRUNCATE ON " + table.qualified +
+          " FOR EACH STATEMENT EXECUTE FUNCTION " + function + "()",
+  };
+}
+
+std::vector<std::string> DropStatements(PgConnection& pg, const PgTable& table) {
+  pqxx::connection& conn = pg.raw();
+  return {
+      "DROP TRIGGER IF EXISTS " + std::string(kRowTrigger) + " ON " + table.qualified,
+      "DROP TRIGGER IF EXISTS " + std::string(kTruncateTrigger) + " ON " + table.qualified,
+      "DROP FUNCTION IF EXISTS " + conn.quote_name(pg.schema()) + "." +
+          conn.quote_name(std::string(kFunctionPrefix) + std::to_string(table.oid)) + "()",
+  };
+}
+
+Result<ChangeOp> OpFromCode(const std::string& code) {
+  if (code == "I") return ChangeOp::kInsert;
+  if (code == "U") return ChangeOp::kUpdate;
+  if (code == "D") return ChangeOp::kDelete;
+  if (code == "T") return ChangeOp::kTruncate;
+  return Status::Corruption("change log: unknown operation '" + code + "'");
+}
+
+// ------------------------------------------------------------------------------------------------
+
+class PostgresSnapshot final : public LegacySnapshot {
+ public:
+  PostgresSnapshot(std::unique_ptr<PgConnection> conn,
+                   std::unique_ptr<pqxx::dbtransaction> transaction, CapturePosition position)
+      : conn_(std::move(conn)), tx_(std::move(transaction)), position_(std::move(position)) {}
+  ~PostgresSnapshot() override {
+    try {
+      tx_->abort();
+    } catch (...) {  // the connection closes anyway
+    }
+    tx_.reset();
+  }
+
+  const CapturePosition& position() const override { return position_; }
+
+  Result<std::vector<Row>> ReadRows(const LegacyTable& table, const Key* after,
+                                    std::size_t limit) override {
+    try {
+      Result<Plan> plan = PlanFor(table, after);
+      if (!plan.ok()) return plan.status();
+      std::string sql = plan->select;
+      std::vector<std::string> parameters;
+      if (after != nullptr) {
+        std::string left;
+        std::string right;
+        for (std::size_t i = 0; i < plan->key_exprs.size(); ++i) {
+          left += (i > 0 ? ", " : "") + plan->key_exprs[i];
+          right += (i > 0 ? ", " : "") + plan->key_params[i];
+          parameters.push_back(ParameterText((*after)[i]));
+        }
+        sql += " WHERE (" + left + ") > (" + right + ")";
+      }
+      sql += " ORDER BY ";
+      for (std::size_t i = 0; i < plan->key_exprs.size(); ++i) {
+        sql += (i > 0 ? ", " : "") + plan->key_exprs[i];
+      }
+      sql += " LIMIT " + std::to_string(std::min<std::size_t>(limit, INT64_MAX));
+      const pqxx::result result =
+          tx_->exec_params(sql, pqxx::prepare::make_dynamic_params(parameters));
+      std::vector<Row> rows;
+      rows.reserve(result.size());
+      for (const pqxx::row& row : result) {
+        Result<Row> values = RowOf(row, plan->columns);
+        if (!values.ok()) return values.status();
+        rows.push_back(std::move(*values));
+      }
+      return rows;
+    } catch (const std::exception& error) {
+      return conn_->Error(error, "read rows of '" + table.name + "'");
+    }
+  }
+
+  Result<std::optional<Row>> ReadRow(const LegacyTable& table, const Key& key) override {
+    try {
+      Result<Plan> plan = PlanFor(table, &key);
+      if (!plan.ok()) return plan.status();
+      std::string sql = plan->select + " WHERE ";
+      std::vector<std::string> parameters;
+      for (std::size_t i = 0; i < plan->key_exprs.size(); ++i) {
+        const PgColumn& column = *plan->columns[table.key[i]];
+        const std::string name = conn_->raw().quote_name(column.name);
+        const std::string p = "$" + std::to_string(i + 1);
+        if (i > 0) sql += " AND ";
+        if (KeyOrderOf(column) == KeyOrder::kPrinted) {
+          // Exact printed text (numeric 1.10 is not 1.1), with an indexable equality first.
+          sql += name + " = CAST(" + p + "::text AS " + column.type_sql + ") AND format('%s', " +
+                 name + ") = " + p + "::text";
+        } else {
+          sql += name + " = " + p;
+        }
+        parameters.push_back(ParameterText(key[i]));
+      }
+      const pqxx::result result =
+          tx_->exec_params(sql, pqxx::prepare::make_dynamic_params(parameters));
+      if (result.empty()) return std::optional<Row>();
+      Result<Row> values = RowOf(result[0], plan->columns);
+      if (!values.ok()) return values.status();
+      return std::optional<Row>(std::move(*values));
+    } catch (const std::exception& error) {
+      return conn_->Error(error, "read a row of '" + table.name + "'");
+    }
+  }
+
+ private:
+  struct Plan {
+    std::string select;                    // SELECT <columns> FROM <table>
+    std::vector<const PgColumn*> columns;  // in the order of `table.columns`
+    std::vector<std::string> key_exprs;    // ordering expressions of the key columns
+    std::vector<std::string> key_params;   // $n compared with them
+  };
+
+  Result<Plan> PlanFor(const LegacyTable& table, const Key* key) {
+    auto it = tables_.find(table.name);
+    if (it == tables_.end()) {
+      std::optional<PgTable> loaded = LoadTable(*tx_, table.name);
+      if (!loaded) return Status::NotFound("no table '" + table.name + "'");
+      it = tables_.emplace(table.name, std::move(*loaded)).first;
+    }
+    const PgTable& pg = it->second;
+    if (table.key.empty()) return Status::InvalidArgument("table '" + table.name + "' has no key");
+    if (key != nullptr && key->size() != table.key.size()) {
+      return Status::InvalidArgument("a key of table '" + table.name + "' has " +
+                                     std::to_string(table.key.size()) + " values, not " +
+                                     std::to_string(key->size()));
+    }
+    Plan plan;
+    pqxx::connection& conn = conn_->raw();
+    plan.select = "SELECT ";
+    for (std::size_t i = 0; i < table.columns.size(); ++i) {
+      const auto column =
+          std::find_if(pg.columns.begin(), pg.columns.end(),
+                       [&](const PgColumn& c) { return c.name == table.columns[i].name; });
+      if (column == pg.columns.end()) {
+        return Status::InvalidArgument("table '" + table.name + "' has no column '" +
+                                       table.columns[i].name + "' any more");
+      }
+      plan.columns.push_back(&*column);
+      plan.select += (i > 0 ? ", " : "") + conn.quote_name(column->name);
+    }
+    plan.select += " FROM " + pg.qualified;
+    for (std::size_t i = 0; i < table.key.size(); ++i) {
+      if (table.key[i] >= plan.columns.size()) {
+        return Status::InvalidArgument("table '" + table.name + "': key column out of range");
+      }
+      const PgColumn& column = *plan.columns[table.key[i]];
+      const std::string name = conn.quote_name(column.name);
+      const std::string p = "$" + std::to_string(i + 1);
+      switch (KeyOrderOf(column)) {
+        case KeyOrder::kNative:
+          plan.key_exprs.push_back(name);
+          plan.key_params.push_back(p);
+          break;
+        case KeyOrder::kBytes:
+          plan.key_exprs.push_back(name + " COLLATE \"C\"");
+          plan.key_params.push_back(p);
+          break;
+        case KeyOrder::kPrinted:
+          plan.key_exprs.push_back("format('%s', " + name + ") COLLATE \"C\"");
+          plan.key_params.push_back(p + "::text");
+          break;
+      }
+    }
+    return plan;
+  }
+
+  std::unique_ptr<PgConnection> conn_;
+  std::unique_ptr<pqxx::dbtransaction> tx_;
+  CapturePosition position_;
+  std::map<std::string, PgTable> tables_;
+};
+
+// ------------------------------------------------------------------------------------------------
+
+class PostgresLegacySource final : public LegacySource {
+ public:
+  PostgresLegacySource(ServerUrl url, std::unique_ptr<PgConnection> conn)
+      : url_(std::move(url)), conn_(std::move(conn)) {}
+
+  Status Install(const std::vector<std::string>& tables) override {
+    if (tables.empty()) return Status::InvalidArgument("no tables to capture");
+    return Guard("install change capture", [&]() -> Status {
+      pqxx::work tx(conn_->raw());
+      Lock(tx, "install");
+      std::vector<std::string> statements = {
+          "CREATE TABLE IF NOT EXISTS " + Log() +
+              " (id bigserial PRIMARY KEY, seq bigint UNIQUE, "
+              "txid xid8 NOT NULL DEFAULT pg_current_xact_id(), table_name text NOT NULL, "
+              "op text NOT NULL, key json NOT NULL, row json)",
+          "CREATE INDEX IF NOT EXISTS sluice_change_log_unsequenced ON " + Log() +
+              " (id) WHERE seq IS NULL",
+          "CREATE INDEX IF NOT EXISTS sluice_change_log_txid ON " + Log() + " (txid)",
+          "CREATE TABLE IF NOT EXISTS " + State() + " (name text PRIMARY KEY, value text NOT NULL)",
+      };
+      for (const std::string& name : tables) {
+        if (name == kLogTable || name == kStateTable) {
+          return Status::InvalidArgument("table '" + name + "' cannot be captured");
+        }
+        std::optional<PgTable> table = LoadTable(tx, name);
+        if (!table || (table->relkind != 'r' && table->relkind != 'p')) {
+          return Status::InvalidArgument("no table '" + name + "' in " + url_.location);
+        }
+        if (table->key.empty()) {
+          return Status::InvalidArgument(
+              "table '" + name + "' has no primary key: capture needs one to name each row");
+        }
+        for (std::string& sql : DropStatements(*conn_, *table))
+          statements.push_back(std::move(sql));
+        for (std::string& sql : CaptureStatements(*conn_, *table)) {
+          statements.push_back(std::move(sql));
+        }
+      }
+      statements.push_back("INSERT INTO " + State() + " (name, value) VALUES ('source_id', " +
+                           tx.quote(NewUuid()) + ") ON CONFLICT (name) DO NOTHING");
+      for (const std::string& sql : statements) tx.exec(sql);
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Status Uninstall(const std::vector<std::string>& tables) override {
+    return Guard("uninstall change capture", [&]() -> Status {
+      pqxx::work tx(conn_->raw());
+      Lock(tx, "install");
+      for (const std::string& name : tables) {
+        std::optional<PgTable> table = LoadTable(tx, name);
+        if (!table || (table->relkind != 'r' && table->relkind != 'p')) continue;
+        for (const std::string& sql : DropStatements(*conn_, *table)) tx.exec(sql);
+      }
+      if (CapturedTables(tx).empty()) {
+        tx.exec("DROP TABLE IF EXISTS " + Log());
+        tx.exec("DROP TABLE IF EXISTS " + State());
+        // Functions of captured tables that were dropped meanwhile.
+        const pqxx::result functions = tx.exec_params(
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(p.proname) FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND "
+            "p.proname ~ '^sluice_capture_[0-9]+$' AND p.prorettype = 'trigger'::regtype",
+            conn_->schema());
+        for (const pqxx::row& row : functions) {
+          tx.exec("DROP FUNCTION IF EXISTS " + row[0].as<std::string>() + "()");
+        }
+      }
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<Change>> ReadChanges(ChangeId after, std::size_t limit) override {
+    return Guard("read changes", [&]() -> Result<std::vector<Change>> {
+      std::vector<Change> changes;
+      if (!Sequence()) return changes;
+      pqxx::work tx(conn_->raw());
+      const pqxx::result result =
+          tx.exec_params("SELECT seq, table_name, op, key::text, row::text, txid::text FROM " +
+                             Log() + " WHERE seq > $1 ORDER BY seq LIMIT $2",
+                         after, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+      tx.commit();
+      changes.reserve(result.size());
+      for (const pqxx::row& row : result) {
+        Change change;
+        change.change_id = row[0].as<std::int64_t>();
+        change.table = row[1].as<std::string>();
+        Result<ChangeOp> op = OpFromCode(row[2].as<std::string>());
+        if (!op.ok()) return op.status();
+        change.op = *op;
+        if (change.op == ChangeOp::kTruncate) {
+          change.key_json = "{}";
+        } else {
+          Result<std::string> key = pg::CanonicalOfRaw(row[3].as<std::string>());
+          if (!key.ok()) return Located(key.status(), change.change_id);
+          change.key_json = std::move(*key);
+        }
+        if (!row[4].is_null()) {
+          Result<std::string> image = pg::CanonicalOfRaw(row[4].as<std::string>());
+          if (!image.ok()) return Located(image.status(), change.change_id);
+          change.row_json = std::move(*image);
+        }
+        change.transaction_id = std::stoll(row[5].as<std::string>());
+        changes.push_back(std::move(change));
+      }
+      return changes;
+    });
+  }
+
+  Result<SourceDescription> Describe() override {
+    return Guard("describe", [&]() -> Result<SourceDescription> {
+      SourceDescription description;
+      description.kind = "postgresql";
+      description.location = url_.location;
+      const bool installed = Sequence();
+      pqxx::work tx(conn_->raw());
+      description.tables = CapturedTables(tx);
+      if (installed) {
+        const pqxx::result id =
+            tx.exec("SELECT value FROM " + State() + " WHERE name = 'source_id'");
+        if (!id.empty()) description.source_id = id[0][0].as<std::string>();
+        description.last_change_id =
+            tx.exec1("SELECT coalesce(max(seq), 0) FROM " + Log())[0].as<std::int64_t>();
+      }
+      tx.commit();
+      return description;
+    });
+  }
+
+  Result<LegacyTable> DescribeTable(const std::string& name) override {
+    return Guard("describe table '" + name + "'", [&]() -> Result<LegacyTable> {
+      pqxx::work tx(conn_->raw());
+      std::optional<PgTable> table = LoadTable(tx, name);
+      tx.commit();
+      if (!table) return Status::NotFound("no table '" + name + "' in " + url_.location);
+      if (table->key.empty()) {
+        return Status::InvalidArgument("table '" + name + "' has no primary key");
+      }
+      return Public(*table);
+    });
+  }
+
+  Result<std::unique_ptr<LegacySnapshot>> OpenSnapshot() override {
+    Result<std::unique_ptr<PgConnection>> own = PgConnection::Open(url_);
+    if (!own.ok()) return own.status();
+    std::unique_ptr<PgConnection> conn = std::move(*own);
+    CapturePosition position;
+    std::unique_ptr<pqxx::dbtransaction> tx;
+    try {
+      tx = std::make_unique<pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>>(conn->raw());
+      // The first statement takes the transaction's snapshot.
+      const pqxx::row row =
+          tx->exec_params1("SELECT pg_current_snapshot()::text, to_regclass($1)", Log());
+      if (row[1].is_null()) {
+        return Status::InvalidArgument("capture is not installed in " + url_.location +
+                                       ": a snapshot needs a change log to be placed in");
+      }
+      position.snapshot = row[0].as<std::string>();
+    } catch (const std::exception& error) {
+      return conn->Error(error, "open a snapshot");
+    }
+    // Sequenced after the snapshot was taken: every change it sees has an id by now.
+    Result<ChangeId> last = Guard("open a snapshot", [&]() -> Result<ChangeId> {
+      if (!Sequence()) return Status::InvalidArgument("capture was uninstalled meanwhile");
+      pqxx::work work(conn_->raw());
+      const ChangeId id =
+          work.exec1("SELECT coalesce(max(seq), 0) FROM " + Log())[0].as<std::int64_t>();
+      work.commit();
+      return id;
+    });
+    if (!last.ok()) return last.status();
+    position.change_id = *last;
+    return std::unique_ptr<LegacySnapshot>(
+        new PostgresSnapshot(std::move(conn), std::move(tx), std::move(position)));
+  }
+
+  Result<std::optional<std::vector<Key>>> KeysChangedAfter(const LegacyTable& table,
+                                                           const CapturePosition& position,
+                                                           std::size_t limit) override {
+    return Guard("read changed keys of '" + table.name + "'",
+                 [&]() -> Result<std::optional<std::vector<Key>>> {
+                   return ChangedKeys(table, position, limit);
+                 });
+  }
+
+  Result<ChangeId> LoadCheckpoint(std::string_view consumer) override {
+    return Guard("load a checkpoint", [&]() -> Result<ChangeId> {
+      pqxx::work tx(conn_->raw());
+      if (!Installed(tx)) return ChangeId{0};
+      const pqxx::result r = tx.exec_params("SELECT value FROM " + State() + " WHERE name = $1",
+                                            "checkpoint:" + std::string(consumer));
+      tx.commit();
+      if (r.empty()) return ChangeId{0};
+      return static_cast<ChangeId>(std::stoll(r[0][0].as<std::string>()));
+    });
+  }
+
+  Status SaveCheckpoint(std::string_view consumer, ChangeId change_id) override {
+    return Guard("save a checkpoint", [&]() -> Status {
+      pqxx::work tx(conn_->raw());
+      if (!Installed(tx)) {
+        return Status::InvalidArgument("capture is not installed in " + url_.location);
+      }
+      tx.exec_params("INSERT INTO " + State() +
+                         " (name, value) VALUES ($1, $2) "
+                         "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                     "checkpoint:" + std::string(consumer), std::to_string(change_id));
+      tx.commit();
+      return Status::Ok();
+    });
+  }
+
+ private:
+  // Runs `body` on a usable connection (reconnecting if the last one was lost), turning
+  // exceptions into Status.
+  template <class F>
+  auto Guard(std::string_view what, F&& body) -> decltype(body()) {
+    if (!conn_->usable()) {
+      Result<std::unique_ptr<PgConnection>> fresh = PgConnection::Open(url_);
+      if (!fresh.ok()) return fresh.status();
+      conn_ = std::move(*fresh);
+    }
+    try {
+      return body();
+    } catch (const std::exception& error) {
+      return conn_->Error(error, what);
+    }
+  }
+
+  static Status Located(const Status& status, ChangeId change_id) {
+    return Status::Corruption(status.message() + " (change " + std::to_string(change_id) + ")");
+  }
+
+  std::string Quoted(std::string_view name) const {
+    return conn_->raw().quote_name(conn_->schema()) + "." +
+           conn_->raw().quote_name(std::string(name));
+  }
+  std::string Log() const { return Quoted(kLogTable); }
+  std::string State() const { return Quoted(kStateTable); }
+
+  // Serialises installs (or sequencers) of this schema, in every process, until `tx` ends.
+  void Lock(pqxx::transaction_base& tx, std::string_view what) {
+    tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                   conn_->schema() + "/sluice_capture/" + std::string(what));
+  }
+
+  bool Installed(pqxx::transaction_base& tx) {
+    return !tx.exec_params1("SELECT to_regclass($1)", State())[0].is_null();
+  }
+
+  std::vector<std::string> CapturedTables(pqxx::transaction_base& tx) {
+    const pqxx::result r = tx.exec_params(
+        "SELECT DISTINCT c.relname COLLATE \"C\" FROM pg_trigger t JOIN pg_class c ON c.oid = "
+        "t.tgrelid "
+        "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE t.tgname = $1 AND n.nspname = $2 ORDER BY 1",
+        std::string(kRowTrigger), conn_->schema());
+    std::vector<std::string> tables;
+    for (const pqxx::row& row : r) tables.push_back(row[0].as<std::string>());
+    return tables;
+  }
+
+  // Gives change ids to every change whose transaction has committed (see the header); false
+  // when capture is not installed. Throws on errors.
+  bool Sequence() {
+    for (;;) {
+      pqxx::work tx(conn_->raw());
+      if (tx.exec_params1("SELECT to_regclass($1)", Log())[0].is_null()) return false;
+      Lock(tx, "sequence");
+      // A statement of its own after the lock: its snapshot sees the ids the last holder gave.
+      const pqxx::result done = tx.exec_params(
+          "WITH todo AS (SELECT id FROM " + Log() +
+              " WHERE seq IS NULL AND pg_visible_in_snapshot(txid, pg_current_snapshot()) "
+              "ORDER BY id LIMIT $1), "
+              "numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM todo), "
+              "base AS (SELECT coalesce(max(seq), 0) AS m FROM " +
+              Log() + ") UPDATE " + Log() +
+              " AS l SET seq = base.m + numbered.n FROM numbered, base WHERE l.id = numbered.id",
+          kSequenceBatch);
+      tx.commit();
+      if (done.affected_rows() < static_cast<pqxx::result::size_type>(kSequenceBatch)) return true;
+    }
+  }
+
+  Result<std::optional<std::vector<Key>>> ChangedKeys(const LegacyTable& table,
+                                                      const CapturePosition& position,
+                                                      std::size_t limit) {
+    pqxx::work tx(conn_->raw());
+    if (tx.exec_params1("SELECT to_regclass($1)", Log())[0].is_null()) {
+      return Status::InvalidArgument("capture is not installed in " + url_.location);
+    }
+    const std::int64_t fetch = limit >= static_cast<std::size_t>(INT64_MAX)
+                                   ? INT64_MAX
+                                   : static_cast<std::int64_t>(limit) + 1;
+    pqxx::result result;
+    if (position.snapshot.empty()) {
+      result = tx.exec_params("SELECT op, key::text FROM " + Log() +
+                                  " WHERE table_name = $1 AND (seq IS NULL OR seq > $2) LIMIT $3",
+                              table.name, position.change_id, fetch);
+    } else {
+      result = tx.exec_params("SELECT op, key::text FROM " + Log() +
+                                  " WHERE table_name = $1 AND (seq IS NULL OR seq > $2 OR "
+                                  "(txid >= pg_snapshot_xmin($4::pg_snapshot) AND "
+                                  "NOT pg_visible_in_snapshot(txid, $4::pg_snapshot))) LIMIT $3",
+                              table.name, position.change_id, fetch, position.snapshot);
+    }
+    tx.commit();
+    std::vector<Key> keys;
+    for (const pqxx::row& row : result) {
+      if (keys.size() == limit || row[0].as<std::string>() == "T") {
+        return std::optional<std::vector<Key>>();
+      }
+      Result<std::vector<std::pair<std::string, Value>>> values =
+          pg::ValuesOfRaw(row[1].as<std::string>());
+      if (!values.ok()) return values.status();
+      Key key;
+      for (const std::size_t index : table.key) {
+        if (index >= table.columns.size()) {
+          return Status::InvalidArgument("table '" + table.name + "': key column out of range");
+        }
+        const std::string& name = table.columns[index].name;
+        const auto found = std::find_if(values->begin(), values->end(),
+                                        [&](const auto& pair) { return pair.first == name; });
+        if (found == values->end()) {
+          return Status::Corruption("change log: a key of '" + table.name + "' has no column '" +
+                                    name + "'");
+        }
+        key.push_back(found->second);
+      }
+      keys.push_back(std::move(key));
+    }
+    return std::optional<std::vector<Key>>(std::move(keys));
+  }
+
+  const ServerUrl url_;
+  std::unique_ptr<PgConnection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<LegacySource>> OpenPostgresLegacySource(const std::string& url) {
+  Result<ServerUrl> parsed = ParseUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  Result<std::unique_ptr<PgConnection>> conn = PgConnection::Open(*parsed);
+  if (!conn.ok()) return conn.status();
+  return std::unique_ptr<LegacySource>(
+      new PostgresLegacySource(std::move(*parsed), std::move(*conn)));
+}
+
+}  // namespace sluice::migration
