@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # README quick-start command 1: installs what is missing, builds the examples in build/ and runs
-# three of them: bank_account (commands through a command bus into the RocksDB event store, then
+# four of them: bank_account (commands through a command bus into the RocksDB event store, then
 # the resulting streams), shopping_cart (asynchronous dispatch from several threads, with the
-# correlation and causation ids of every event) and shop_projections (projection workers building
+# correlation and causation ids of every event), shop_projections (projection workers building
 # read models in SQLite and RocksDB while commands arrive; a poisoned event retried, parked and
-# replayed). The quickstart example is built too.
+# replayed), and legacy-migration (a legacy SQLite shop migrated with the `sluice` tool while it
+# keeps being written: capture, backfill, the mirror read model, the sync watcher, a corruption
+# found and repaired). The quickstart example is built too.
 #   scripts/demo.sh [STORE_DIR]
-# With STORE_DIR all three write to the RocksDB store kept there (run again to add more accounts
+# With STORE_DIR the first three write to the RocksDB store kept there (run again to add more accounts
 # and carts; shop_projections rebuilds its read models from the whole store in a temporary folder);
 # without it each uses a temporary folder and removes it.
 # SLUICE_JOBS sets the build's parallel jobs (default 2); SLUICE_BUILD_LOCK, when set, names a file
@@ -35,7 +37,8 @@ build=${SLUICE_BUILD_ROOT:-build}
 ./scripts/setup.sh
 "${heavy[@]}" cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 "${heavy[@]}" cmake --build "$build" -j"${SLUICE_JOBS:-2}" \
-  --target sluice_quickstart sluice_bank_account sluice_shopping_cart sluice_shop_projections
+  --target sluice_quickstart sluice_bank_account sluice_shopping_cart sluice_shop_projections \
+  sluice_cli
 echo
 echo "== examples/bank_account: commands through the bus into the store, and the streams"
 "$build/examples/bank_account" "${store[@]}"
@@ -44,4 +47,7 @@ echo "== examples/shopping_cart: DispatchAsync from several threads; correlation
 "$build/examples/shopping_cart" "${store[@]}"
 echo
 echo "== examples/shop_projections: read models in SQLite and RocksDB, built while commands arrive"
-exec "$build/examples/shop_projections" "${store[@]}"
+"$build/examples/shop_projections" "${store[@]}"
+echo
+echo "== examples/legacy-migration: a legacy SQLite shop migrated while it keeps being written"
+exec examples/legacy-migration/run.sh "$build/adapters/cli/sluice"

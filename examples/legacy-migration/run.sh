@@ -67,7 +67,8 @@ pids+=("$!")
 
 step "4. watch, while writes go on: every table must be in sync"
 if ! "$sluice" watch --legacy "$legacy" --read-model "$read_model" --tables "$tables" \
-  --store "$store" 2>/dev/null; then
+  --store "$store" 2>"$work/watch.log"; then
+  cat "$work/watch.log" >&2
   fail "the watcher found differences in a faithful migration"
 fi
 wait "$writer" || fail "the legacy writer failed"
@@ -90,13 +91,14 @@ grep -q '"SKU-007"' <<<"$report" || fail "the difference is not SKU-007"
 echo
 echo "repair, dry run (the store is not touched):"
 kill "$tailer" && wait "$tailer" || true # --apply needs the store's writer lock
-"$sluice" watch --legacy "$legacy" --read-model "$read_model" --tables "$tables" \
-  --store "$store" --repair 2>/dev/null | grep '"repair"' || fail "no repair planned"
+watch=("$sluice" watch --legacy "$legacy" --read-model "$read_model" --tables "$tables"
+  --store "$store")
+planned=$("${watch[@]}" --repair 2>/dev/null || true)
+grep '"repair"' <<<"$planned" || fail "no repair planned"
 echo "repair, applied (a corrective event through the normal append path):"
-"$sluice" watch --legacy "$legacy" --read-model "$read_model" --tables "$tables" \
-  --store "$store" --repair --apply 2>/dev/null | grep '"repair"' || true
+applied=$("${watch[@]}" --repair --apply 2>/dev/null || true)
+grep '"repair"' <<<"$applied" || fail "no repair applied"
 echo "watch again:"
-"$sluice" watch --legacy "$legacy" --read-model "$read_model" --tables "$tables" \
-  --store "$store" 2>/dev/null | tail -n 1 || fail "still not in sync after the repair"
+"${watch[@]}" 2>/dev/null | tail -n 1 || fail "still not in sync after the repair"
 echo
 echo "legacy-migration: migrated with zero differences; drift found exactly and repaired"

@@ -419,6 +419,34 @@ TEST_F(PostgresCaptureTest, PasswordIsNeverInTheLocationOrErrors) {
       << wrong_db.status().ToString();
 }
 
+TEST_F(PostgresCaptureTest, WideTablesAndCompositeHostileKeysAreRecorded) {
+  std::string create = "CREATE TABLE wide (\"k\"\"1\" text, k2 int";
+  for (int i = 0; i < 150; ++i)
+    create += ", c" + std::to_string(i) + " int DEFAULT " + std::to_string(i);
+  Exec(create + ", PRIMARY KEY (k2, \"k\"\"1\"))");
+  Install({"wide"});
+  Exec("INSERT INTO wide (\"k\"\"1\", k2) VALUES ('x', 7)");
+  const std::vector<Change> changes = Changes(*source_);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].key_json, R"({"k2":7,"k\"1":"x"})");
+  EXPECT_NE(changes[0].row_json.find(R"("c0":0,"c1":1,)"), std::string::npos);
+  EXPECT_NE(changes[0].row_json.find(R"("c149":149})"), std::string::npos);
+}
+
+TEST_F(PostgresCaptureTest, UninstallAfterTheTableWasDroppedLeavesNothingBehind) {
+  Exec("CREATE TABLE keep (id int PRIMARY KEY)");
+  const pqxx::result before =
+      Exec("SELECT count(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace");
+  Exec("CREATE TABLE gone (id int PRIMARY KEY)");
+  Install({"keep", "gone"});
+  Exec("DROP TABLE gone");
+  ASSERT_TRUE(source_->Uninstall({"keep", "gone"}).ok());
+  const pqxx::result after =
+      Exec("SELECT count(*) FROM pg_proc WHERE pronamespace = current_schema()::regnamespace");
+  EXPECT_EQ(after[0][0].as<int>(), before[0][0].as<int>());
+  EXPECT_TRUE(Exec("SELECT to_regclass('sluice_change_log')")[0][0].is_null());
+}
+
 TEST(PostgresLegacySourceTest, UnreachableServerIsUnavailableWithoutThePassword) {
   // Nothing listens on port 1: refused at once.
   Result<std::unique_ptr<LegacySource>> refused =
@@ -436,7 +464,8 @@ TEST(PostgresLegacySourceTest, UnreachableServerIsUnavailableWithoutThePassword)
 
 TEST(PostgresLegacySourceTest, MalformedUrlsAreInvalidArgument) {
   for (const std::string url :
-       {"postgresql://", "postgresql://u:pw-secret-9@host", "postgresql://u@host:5432/"}) {
+       {"postgresql://", "postgresql://u:pw-secret-9@host", "postgresql://u@host:5432/",
+        "postgresql://u@host:5432/?sslmode=disable", "postgresql://u:pw-secret-9@/db"}) {
     Result<std::unique_ptr<LegacySource>> source = OpenLegacySource(url);
     EXPECT_EQ(source.status().code(), StatusCode::kInvalidArgument) << url;
     EXPECT_EQ(source.status().message().find("pw-secret-9"), std::string::npos);

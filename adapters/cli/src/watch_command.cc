@@ -193,10 +193,17 @@ int RunWatch(const WatchFlags& flags) {
     }
   }
 
+  // The mirror creates the read model when it starts: give it the wait's time to appear. Still
+  // none then: every table is missing, so every legacy row is reported missing.
   bool missing = false;
   std::unique_ptr<ReadModelStore> read_model = OpenExistingReadModel(flags.read_model, &missing);
+  const auto give_up = std::chrono::steady_clock::now() + migration::PipelineWaitOptions{}.timeout;
+  while (read_model == nullptr && missing && !signals.flag()->load() &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    read_model = OpenExistingReadModel(flags.read_model, &missing);
+  }
   if (read_model == nullptr && !missing) return kExitFailure;
-  // No read model at all: every table is missing, so every legacy row is reported missing.
   if (read_model == nullptr) read_model = NewInMemoryReadModelStore();
 
   std::unique_ptr<RocksEventStore> store =

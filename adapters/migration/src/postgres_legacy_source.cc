@@ -47,7 +47,7 @@ std::string PercentDecoded(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     unsigned value = 0;
-    if (text[i] == '%' && i + 2 < text.size() + 0 &&
+    if (text[i] == '%' && i + 2 < text.size() &&
         std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16).ptr ==
             text.data() + i + 3) {
       out += static_cast<char>(value);
@@ -79,16 +79,16 @@ Result<ServerUrl> ParseUrl(const std::string& url) {
     }
     userinfo = userinfo.substr(0, colon);
   }
-  if (scheme.empty() || slash == std::string_view::npos || slash + 1 == rest.size()) {
-    // Shown without anything after the scheme's user, which could hold a password.
-    return Status::InvalidArgument("bad PostgreSQL URL (the form is " + std::string(kForm) + ")");
-  }
+  const std::size_t host_start = at == std::string_view::npos ? 0 : at + 1;
   const std::string_view hostport =
-      rest.substr(at == std::string_view::npos ? 0 : at + 1,
-                  slash - (at == std::string_view::npos ? 0 : at + 1));
-  std::string_view path = rest.substr(slash + 1);
+      slash == std::string_view::npos ? "" : rest.substr(host_start, slash - host_start);
+  const std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
   const std::size_t query = path.find('?');
   const std::string_view dbname = path.substr(0, query);
+  if (scheme.empty() || hostport.empty() || dbname.empty()) {
+    // The URL is not repeated: it may hold a password.
+    return Status::InvalidArgument("bad PostgreSQL URL (the form is " + std::string(kForm) + ")");
+  }
   out.location = std::string(scheme) + std::string(userinfo) + (userinfo.empty() ? "" : "@") +
                  std::string(hostport) + "/" + std::string(dbname);
   out.conninfo = url;

@@ -703,6 +703,18 @@ Result<WatchFigures> SyncWatcher::Check(const std::vector<std::string>& tables) 
   std::vector<Layout> layouts;
   for (const std::string& table : tables) {
     Result<Layout> layout = MakeLayout(source_, read_model_, table);
+    if (layout.ok() && layout->read_model_missing) {
+      // The mirror may not have created the table yet: wait until the pipeline has processed
+      // the legacy database as it is now, then look again. Still missing then: really missing.
+      Result<std::unique_ptr<LegacySnapshot>> snapshot = source_.OpenSnapshot();
+      if (!snapshot.ok()) return snapshot.status();
+      const CapturePosition position = (*snapshot)->position();
+      snapshot->reset();
+      if (Status s = options_.wait(table, position); !s.ok()) {
+        return s.WithContext("table '" + table + "'");
+      }
+      layout = MakeLayout(source_, read_model_, table);
+    }
     if (!layout.ok()) return layout.status();
     layouts.push_back(std::move(*layout));
   }
