@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "legacy_access.h"
 #include "output.h"
 #include "read_model_access.h"
 #include "sluice/cli/projection_host.h"
@@ -33,56 +34,6 @@ constexpr auto kPollInterval = std::chrono::milliseconds(50);
 constexpr auto kProgressInterval = std::chrono::milliseconds(500);
 // How often `mirror` looks for a schema event it waits for.
 constexpr auto kSchemaPollInterval = std::chrono::milliseconds(200);
-
-// The table names of --tables, or empty after reporting a malformed list.
-std::vector<std::string> SplitTables(const std::string& text) {
-  std::vector<std::string> tables;
-  std::set<std::string> seen;
-  std::stringstream in(text);
-  std::string name;
-  bool bad = text.empty() || text.back() == ',';
-  while (!bad && std::getline(in, name, ',')) {
-    bad = name.empty() || !seen.insert(name).second;
-    tables.push_back(name);
-  }
-  if (bad) {
-    PrintError("--tables: '" + text + "' is not a comma-separated list of distinct table names");
-    return {};
-  }
-  return tables;
-}
-
-// Opens the legacy database of --legacy. On failure reports it and sets `*exit_code`.
-std::unique_ptr<LegacySource> OpenLegacy(const std::string& url, int* exit_code) {
-  Result<std::unique_ptr<LegacySource>> source = migration::OpenLegacySource(url);
-  if (!source.ok()) {
-    const bool usage = source.status().code() == StatusCode::kInvalidArgument;
-    PrintError(usage ? "--legacy" : "cannot open legacy database", source.status());
-    *exit_code = usage ? kExitUsage : kExitFailure;
-    return nullptr;
-  }
-  return std::move(source).value();
-}
-
-// False (after reporting it, with `*exit_code` set) unless capture is installed for every table.
-bool CheckCaptured(LegacySource& source, const std::vector<std::string>& tables, int* exit_code) {
-  Result<migration::SourceDescription> description = source.Describe();
-  if (!description.ok()) {
-    PrintError("describe", description.status());
-    *exit_code = kExitFailure;
-    return false;
-  }
-  for (const std::string& table : tables) {
-    if (std::find(description->tables.begin(), description->tables.end(), table) ==
-        description->tables.end()) {
-      PrintError("--tables: capture is not installed for '" + table +
-                 "' (run sluice migrate install)");
-      *exit_code = kExitUsage;
-      return false;
-    }
-  }
-  return true;
-}
 
 nlohmann::ordered_json BackfillToJson(const migration::BackfillProgress& progress,
                                       bool final_line) {
@@ -112,10 +63,6 @@ nlohmann::ordered_json MirrorReportToJson(const std::string& table,
   out["partitions"] = report.partitions;
   if (!report.error.empty()) out["error"] = report.error;
   return out;
-}
-
-int ExitCodeOf(const Status& status) {
-  return status.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
 }
 
 // Shared by install and uninstall: parse, open, act, print what is captured now.
@@ -309,29 +256,43 @@ int RunMigrateTail(const MigrateFlags& flags) {
     return Status::Ok();
   };
 
-  Status status = Status::Ok();
+  // With --once: everything committed now. The legacy database being busy (Unavailable: its
+  // lock not granted within the wait) is retried with backoff, visibly, never fatal.
+  migration::ChangeId target = 0;
   if (flags.once) {
-    Result<migration::TailProgress> done = tailer.CatchUp(signals.flag());
-    if (done.ok()) total = *done;
-    status = done.status();
-  } else {
-    while (!signals.flag()->load()) {
-      Result<migration::TailProgress> step = tailer.Step();
-      if (!step.ok()) {
-        status = step.status();
-        break;
-      }
-      total.checkpoint = step->checkpoint;
-      total.changes += step->changes;
-      total.events += step->events;
-      const auto now = std::chrono::steady_clock::now();
-      if (step->changes > 0 && now - last_report >= kProgressInterval) {
-        last_report = now;
-        status = report(false);
-        if (!status.ok()) break;
-      }
-      if (step->changes == 0) std::this_thread::sleep_for(kPollInterval);
+    Result<migration::SourceDescription> now = source->Describe();
+    if (!now.ok()) {
+      PrintError("tail", now.status());
+      return ExitCodeOf(now.status());
     }
+    target = now->last_change_id;
+  }
+  Status status = Status::Ok();
+  auto backoff = kPollInterval;
+  while (!signals.flag()->load()) {
+    Result<migration::TailProgress> step = tailer.Step();
+    if (!step.ok() && step.status().code() == StatusCode::kUnavailable) {
+      PrintError("tail: retrying in " + std::to_string(backoff.count()) + " ms", step.status());
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
+    if (!step.ok()) {
+      status = step.status();
+      break;
+    }
+    backoff = kPollInterval;
+    total.checkpoint = step->checkpoint;
+    total.changes += step->changes;
+    total.events += step->events;
+    if (flags.once && (step->changes == 0 || total.checkpoint >= target)) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (step->changes > 0 && now - last_report >= kProgressInterval) {
+      last_report = now;
+      status = report(false);
+      if (!status.ok()) break;
+    }
+    if (step->changes == 0) std::this_thread::sleep_for(kPollInterval);
   }
   if (!status.ok()) {
     PrintError("tail", status);

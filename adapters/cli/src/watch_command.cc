@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "legacy_access.h"
 #include "output.h"
 #include "read_model_access.h"
 #include "sluice/migration/legacy_url.h"
@@ -33,24 +34,6 @@ using migration::LegacySource;
 // Repairs kept for --apply until the check ends (appending during the check would move the store
 // head the check waits for); more are left for the next run.
 constexpr std::size_t kMaxRepairsPerRun = 100'000;
-
-// The table names of --tables, or empty after reporting a malformed list.
-std::vector<std::string> SplitTables(const std::string& text) {
-  std::vector<std::string> tables;
-  std::set<std::string> seen;
-  std::stringstream in(text);
-  std::string name;
-  bool bad = text.empty() || text.back() == ',';
-  while (!bad && std::getline(in, name, ',')) {
-    bad = name.empty() || !seen.insert(name).second;
-    tables.push_back(name);
-  }
-  if (bad) {
-    PrintError("--tables: '" + text + "' is not a comma-separated list of distinct table names");
-    return {};
-  }
-  return tables;
-}
 
 // --interval: seconds, a number > 0 and <= 86400 (fractions allowed, e.g. 0.5).
 std::optional<double> ParseInterval(const std::string& text) {
@@ -146,10 +129,6 @@ void ShowProgress(const migration::WatchProgress& progress, bool terminal) {
   std::cerr << JsonText(line) << std::endl;
 }
 
-int ExitCodeOf(const Status& status) {
-  return status.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
-}
-
 }  // namespace
 
 int RunWatch(const WatchFlags& flags) {
@@ -167,30 +146,19 @@ int RunWatch(const WatchFlags& flags) {
   }
   if (!CheckReadModelUrl(flags.read_model)) return kExitUsage;
 
-  Result<std::unique_ptr<LegacySource>> opened = migration::OpenLegacySource(flags.legacy);
-  if (!opened.ok()) {
-    const bool usage = opened.status().code() == StatusCode::kInvalidArgument;
-    PrintError(usage ? "--legacy" : "cannot open legacy database", opened.status());
-    return usage ? kExitUsage : kExitFailure;
-  }
-  LegacySource& source = **opened;
-  Result<migration::SourceDescription> description = source.Describe();
-  if (!description.ok()) {
-    PrintError("describe", description.status());
-    return kExitFailure;
-  }
+  int exit_code = kExitOk;
+  std::unique_ptr<LegacySource> opened = OpenLegacy(flags.legacy, &exit_code);
+  if (opened == nullptr) return exit_code;
+  LegacySource& source = *opened;
   for (const std::string& table : tables) {
     Result<migration::LegacyTable> legacy_table = source.DescribeTable(table);
     if (!legacy_table.ok()) {
       PrintError("--tables", legacy_table.status());
       return legacy_table.status().IsNotFound() ? kExitUsage : ExitCodeOf(legacy_table.status());
     }
-    if (std::find(description->tables.begin(), description->tables.end(), table) ==
-        description->tables.end()) {
-      PrintError("--tables: capture is not installed for '" + table +
-                 "' (run sluice migrate install): the watcher compares at capture positions");
-      return kExitUsage;
-    }
+  }
+  if (!CheckCaptured(source, tables, &exit_code, ": the watcher compares at capture positions")) {
+    return exit_code;
   }
 
   // The mirror creates the read model when it starts: give it the wait's time to appear. Still

@@ -130,9 +130,16 @@ Status Backfill::Prepare() {
 }
 
 Status Backfill::TailTo(ChangeId position) {
+  int busy = 0;
   while (tailed_ < position) {
     Result<TailProgress> step = tailer_->Step();
+    // The legacy database busy past its lock wait: retried a few times with backoff.
+    if (!step.ok() && step.status().code() == StatusCode::kUnavailable && ++busy <= 8) {
+      std::this_thread::sleep_for(options_.poll_interval * (1 << busy));
+      continue;
+    }
     if (!step.ok()) return step.status();
+    busy = 0;
     tailed_ = step->checkpoint;
     if (tailed_ >= position) break;
     if (step->changes == 0) {
