@@ -1,4 +1,4 @@
-// The LegacySource port: change capture on a legacy database (SQLite now, PostgreSQL later).
+// The LegacySource port: change capture on a legacy database (SQLite or PostgreSQL).
 //
 // Install adds a change log and AFTER INSERT/UPDATE/DELETE triggers to the chosen tables; from then
 // on every committed change of those tables is recorded by the legacy application's own

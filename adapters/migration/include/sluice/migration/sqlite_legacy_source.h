@@ -14,7 +14,9 @@
 // constraint are missed). Legacy writers using REPLACE should turn the pragma on.
 //
 // Other connections may use the database meanwhile; this one waits up to 5 s for a lock (then
-// Unavailable).
+// Unavailable). A snapshot (OpenSnapshot) is a read transaction on a connection of its own: in
+// WAL mode writers go on meanwhile; in rollback-journal mode it blocks writers until it is
+// destroyed, so snapshots are kept short (one chunk).
 #pragma once
 
 #include <memory>
