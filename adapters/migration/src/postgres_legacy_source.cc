@@ -385,12 +385,26 @@ std::vector<std::string> CaptureStatements(PgConnection& pg, const PgTable& tabl
   };
   const std::string key_changed =
       "(" + new_key + ")::text IS DISTINCT FROM (" + old_key + ")::text";
-  const std::string body = "BEGIN\nIF TG_OP = 'TRUNCATE' THEN\n" + log_row('T', "'{}'", "NULL") +
-                           "ELSIF TG_OP = 'INSERT' THEN\n" + log_row('I', new_key, new_row) +
-                           "ELSIF TG_OP = 'UPDATE' AND " + key_changed + " THEN\n" +
-                           log_row('D', old_key, "NULL") + log_row('I', new_key, new_row) +
-                           "ELSIF TG_OP = 'UPDATE' THEN\n" + log_row('U', new_key, new_row) +
-                           "ELSE\n" + log_row('D', old_key, "NULL") + "END IF;\nRETURN NULL;\nEND";
+  // A key UPDATE logs the old key's end, then the new key's row. AFTER ROW triggers run at the
+  // end of the statement, so when one statement moved another row onto the old key (a shift
+  // `SET id = id + 1` or a swap, with a deferrable key), the old key is not gone: it is logged
+  // as an update to the row that holds it now instead of a delete.
+  std::string same_old_key;
+  for (const std::size_t index : table.key) {
+    const std::string column = conn.quote_name(table.columns[index].name);
+    same_old_key += (same_old_key.empty() ? "" : " AND ") + column + " = OLD." + column;
+  }
+  const std::string moved_key = RawObjectSql(conn, "moved", table, table.key);
+  const std::string moved_row = RawObjectSql(conn, "moved", table, all);
+  const std::string body =
+      "DECLARE\nmoved " + table.qualified + "%ROWTYPE;\nBEGIN\nIF TG_OP = 'TRUNCATE' THEN\n" +
+      log_row('T', "'{}'", "NULL") + "ELSIF TG_OP = 'INSERT' THEN\n" +
+      log_row('I', new_key, new_row) + "ELSIF TG_OP = 'UPDATE' AND " + key_changed + " THEN\n" +
+      "SELECT * INTO moved FROM " + table.qualified + " WHERE " + same_old_key + ";\n" +
+      "IF FOUND THEN\n" + log_row('U', moved_key, moved_row) + "ELSE\n" +
+      log_row('D', old_key, "NULL") + "END IF;\n" + log_row('I', new_key, new_row) +
+      "ELSIF TG_OP = 'UPDATE' THEN\n" + log_row('U', new_key, new_row) + "ELSE\n" +
+      log_row('D', old_key, "NULL") + "END IF;\nRETURN NULL;\nEND";
   const std::string function =
       conn.quote_name(pg.schema()) + "." +
       conn.quote_name(std::string(kFunctionPrefix) + std::to_string(table.oid));

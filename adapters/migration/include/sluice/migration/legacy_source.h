@@ -6,7 +6,9 @@
 // in commit order. Consumers (the tailer) keep their checkpoints in the source too, beside the log.
 //
 // A primary-key UPDATE is captured as a kDelete of the old key followed by a kInsert of the new
-// one (two changes, same transaction), so every change belongs to exactly one key.
+// one (two changes, same transaction), so every change belongs to exactly one key. When the same
+// statement moved another row onto the old key (PostgreSQL with a deferrable key: a shift
+// `SET id = id + 1` or a swap), the old key's change is a kUpdate to that row instead.
 //
 // Thread safety: one object is used by one thread at a time.
 #pragma once
