@@ -144,4 +144,15 @@ class Process {
   std::filesystem::path err_path_;
 };
 
+// Runs the sluice tool with `args` (no input) in `work` to the end.
+inline RunResult RunSluice(const std::filesystem::path& work,
+                           const std::vector<std::string>& args) {
+  Process process(work, args, "");
+  RunResult result;
+  result.exit_code = process.Wait();
+  result.out = process.out();
+  result.err = process.err();
+  return result;
+}
+
 }  // namespace sluice::cli_testing

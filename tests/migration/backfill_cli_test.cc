@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/cli_process.h"
+#include "event_checks.h"
 #include "legacy_db.h"
 #include "mirror_check.h"
 #include "postgres/postgres_test_server.h"
@@ -52,12 +53,7 @@ class BackfillCliTest : public ::testing::Test {
   }
 
   cli_testing::RunResult Run(const std::vector<std::string>& args) {
-    Process process(dir_, args, "");
-    cli_testing::RunResult result;
-    result.exit_code = process.Wait();
-    result.out = process.out();
-    result.err = process.err();
-    return result;
+    return cli_testing::RunSluice(dir_, args);
   }
 
   void Fill(int rows) {
@@ -88,32 +84,13 @@ class BackfillCliTest : public ::testing::Test {
     return args;
   }
 
-  std::vector<RecordedEvent> StoreEvents() {
-    Result<std::unique_ptr<RocksEventStore>> store = RocksEventStore::Open(store_);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
-    if (!store.ok()) return {};
-    Result<std::vector<RecordedEvent>> events = (*store)->ReadAll(1, 10'000'000);
-    EXPECT_TRUE(events.ok());
-    return events.ok() ? *events : std::vector<RecordedEvent>{};
-  }
+  std::vector<RecordedEvent> StoreEvents() { return testing::StoreEvents(store_); }
 
   void ExpectNoDuplicates() {
-    std::set<std::string> ids;
-    std::set<std::string> change_ids;
-    std::map<std::string, int> backfilled;
-    for (const RecordedEvent& event : StoreEvents()) {
-      EXPECT_TRUE(ids.insert(event.event_id).second) << event.stream;
-      auto change = event.metadata.extra.find("change_id");
-      if (change != event.metadata.extra.end()) {
-        EXPECT_TRUE(change_ids.insert(change->second).second) << "change " << change->second;
-      }
-      if (event.metadata.extra.count("backfill") != 0 && event.type.ends_with(".RowInserted.v1")) {
-        EXPECT_EQ(++backfilled[event.stream], 1) << event.stream;
-        EXPECT_EQ(event.version, 0) << event.stream;
-      }
-    }
+    const testing::AppendedChanges appended = testing::ExpectNoDuplicates(StoreEvents());
     // Every change in the log was appended exactly once.
-    EXPECT_EQ(change_ids.size(), db_->Query("SELECT change_id FROM sluice_change_log").size());
+    EXPECT_EQ(appended.change_ids.size(),
+              db_->Query("SELECT change_id FROM sluice_change_log").size());
   }
 
   void ExpectSqliteMirrorEqualsLegacy() {

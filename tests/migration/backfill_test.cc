@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "event_checks.h"
 #include "legacy_db.h"
 #include "mirror_check.h"
 #include "sluice/core/in_memory_event_store.h"
@@ -30,30 +31,9 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using testing::LegacyDb;
 
-std::vector<RecordedEvent> AllEvents(EventStore& store) {
-  Result<std::vector<RecordedEvent>> events = store.ReadAll(1, 10'000'000);
-  EXPECT_TRUE(events.ok());
-  return events.ok() ? *events : std::vector<RecordedEvent>{};
-}
+using testing::AllEvents;
 
-// No event twice: change events once per change id, backfill images at most once per stream and
-// only as a stream's first event.
-void ExpectNoDuplicates(EventStore& store) {
-  std::set<std::string> ids;
-  std::set<std::string> change_ids;
-  std::map<std::string, int> backfilled;
-  for (const RecordedEvent& event : AllEvents(store)) {
-    EXPECT_TRUE(ids.insert(event.event_id).second) << event.stream;
-    auto change = event.metadata.extra.find("change_id");
-    if (change != event.metadata.extra.end()) {
-      EXPECT_TRUE(change_ids.insert(change->second).second) << "change " << change->second;
-    }
-    if (event.metadata.extra.count("backfill") != 0 && event.type.ends_with(".RowInserted.v1")) {
-      EXPECT_EQ(++backfilled[event.stream], 1) << event.stream;
-      EXPECT_EQ(event.version, 0) << event.stream;
-    }
-  }
-}
+void ExpectNoDuplicates(EventStore& store) { testing::ExpectNoDuplicates(AllEvents(store)); }
 
 std::size_t CountBackfilled(EventStore& store) {
   std::size_t count = 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/cli_process.h"
+#include "event_checks.h"
 #include "legacy_db.h"
 #include "postgres/postgres_test_server.h"
 #include "sluice/eventstore/rocks_event_store.h"
@@ -42,22 +43,10 @@ class MigrateCliTest : public ::testing::Test {
   }
 
   cli_testing::RunResult Run(const std::vector<std::string>& args) {
-    Process process(dir_, args, "");
-    cli_testing::RunResult result;
-    result.exit_code = process.Wait();
-    result.out = process.out();
-    result.err = process.err();
-    return result;
+    return cli_testing::RunSluice(dir_, args);
   }
 
-  std::vector<RecordedEvent> StoreEvents() {
-    Result<std::unique_ptr<RocksEventStore>> store = RocksEventStore::Open(store_);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
-    if (!store.ok()) return {};
-    Result<std::vector<RecordedEvent>> events = (*store)->ReadAll(1, 10'000'000);
-    EXPECT_TRUE(events.ok());
-    return events.ok() ? *events : std::vector<RecordedEvent>{};
-  }
+  std::vector<RecordedEvent> StoreEvents() { return testing::StoreEvents(store_); }
 
   // The events of captured row changes (not the schema events the tailer appends too).
   std::vector<RecordedEvent> RowEvents() {

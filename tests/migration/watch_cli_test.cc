@@ -43,12 +43,7 @@ class WatchCliTest : public ::testing::Test {
   }
 
   cli_testing::RunResult Run(const std::vector<std::string>& args) {
-    Process process(dir_, args, "");
-    cli_testing::RunResult result;
-    result.exit_code = process.Wait();
-    result.out = process.out();
-    result.err = process.err();
-    return result;
+    return cli_testing::RunSluice(dir_, args);
   }
 
   void Pipeline() {

@@ -354,6 +354,75 @@ TEST_F(WatcherTest, UnknownTableIsInvalidArgument) {
   EXPECT_EQ(figures.status().code(), StatusCode::kInvalidArgument);
 }
 
+// A source whose snapshots ignore `after` and return the first rows again, as a key type that
+// compares differently in SQL and in CompareKeys would (PostgreSQL char(n) did).
+class RestartingSource final : public LegacySource {
+ public:
+  explicit RestartingSource(LegacySource& inner) : inner_(inner) {}
+  Status Install(const std::vector<std::string>& t) override { return inner_.Install(t); }
+  Status Uninstall(const std::vector<std::string>& t) override { return inner_.Uninstall(t); }
+  Result<std::vector<Change>> ReadChanges(ChangeId after, std::size_t limit) override {
+    return inner_.ReadChanges(after, limit);
+  }
+  Result<SourceDescription> Describe() override { return inner_.Describe(); }
+  Result<LegacyTable> DescribeTable(const std::string& t) override {
+    return inner_.DescribeTable(t);
+  }
+  Result<std::unique_ptr<LegacySnapshot>> OpenSnapshot() override {
+    Result<std::unique_ptr<LegacySnapshot>> snapshot = inner_.OpenSnapshot();
+    if (!snapshot.ok()) return snapshot.status();
+    return std::unique_ptr<LegacySnapshot>(new Restarting(std::move(*snapshot)));
+  }
+  Result<std::optional<std::vector<Key>>> KeysChangedAfter(const LegacyTable& t,
+                                                           const CapturePosition& p,
+                                                           std::size_t limit) override {
+    return inner_.KeysChangedAfter(t, p, limit);
+  }
+  Result<ChangeId> LoadCheckpoint(std::string_view c) override { return inner_.LoadCheckpoint(c); }
+  Status SaveCheckpoint(std::string_view c, ChangeId id) override {
+    return inner_.SaveCheckpoint(c, id);
+  }
+
+ private:
+  class Restarting final : public LegacySnapshot {
+   public:
+    explicit Restarting(std::unique_ptr<LegacySnapshot> inner) : inner_(std::move(inner)) {}
+    const CapturePosition& position() const override { return inner_->position(); }
+    Result<std::vector<Row>> ReadRows(const LegacyTable& t, const Key*, std::size_t n) override {
+      return inner_->ReadRows(t, nullptr, n);
+    }
+    Result<std::optional<Row>> ReadRow(const LegacyTable& t, const Key& key) override {
+      return inner_->ReadRow(t, key);
+    }
+
+   private:
+    std::unique_ptr<LegacySnapshot> inner_;
+  };
+  LegacySource& inner_;
+};
+
+TEST_F(WatcherTest, KeysThatDoNotIncreaseAreCorruptionNotAnEndlessLoop) {
+  MakeLegacy(kMixedSchema, {"items"});
+  FillItems(*db_, 30);
+  CopyToReadModel("items");
+  RestartingSource restarting(*source_);
+  SyncWatcher watcher(restarting, *read_model_, NoWait(2));
+  Result<WatchFigures> figures = watcher.Check({"items"});
+  ASSERT_FALSE(figures.ok());
+  EXPECT_EQ(figures.status().code(), StatusCode::kCorruption) << figures.status().ToString();
+  EXPECT_NE(figures.status().message().find("'items'"), std::string::npos)
+      << figures.status().ToString();
+  // Decimal keys (looked up by key, not compared by range) too.
+  db_->Exec("CREATE TABLE prices (p NUMERIC PRIMARY KEY, label TEXT);");
+  db_->Exec("INSERT INTO prices VALUES (2, 'two'), (10, 'ten'), (1.5, 'one and a half');");
+  CopyToReadModel("prices");
+  Result<WatchFigures> points = watcher.Check({"prices"});
+  ASSERT_FALSE(points.ok());
+  EXPECT_EQ(points.status().code(), StatusCode::kCorruption) << points.status().ToString();
+  EXPECT_NE(points.status().message().find("'prices'"), std::string::npos)
+      << points.status().ToString();
+}
+
 TEST_F(WatcherTest, DecimalKeysAreLookedUpByKey) {
   MakeLegacy("CREATE TABLE prices (p NUMERIC PRIMARY KEY, label TEXT);", {"prices"});
   db_->Exec("INSERT INTO prices VALUES (2, 'two'), (10, 'ten'), (1.5, 'one and a half');");
