@@ -6,6 +6,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -66,15 +67,30 @@ Result<Value> ValueFromText(Category category, std::string_view text) {
     case Category::kFloat4:
     case Category::kFloat8: {
       if (std::optional<double> special = NonFinite(text)) return Value{*special};
-      const std::string copy(text);  // strtod needs a terminated string
-      char* end = nullptr;
+      // Correctly rounded, like strtof/strtod, without a copy or the locale.
+      const char* const end = text.data() + text.size();
       double number = 0;
+      std::from_chars_result parsed{};
       if (category == Category::kFloat4) {
-        number = static_cast<double>(std::strtof(copy.c_str(), &end));
+        float single = 0;
+        parsed = std::from_chars(text.data(), end, single);
+        number = static_cast<double>(single);
       } else {
-        number = std::strtod(copy.c_str(), &end);
+        parsed = std::from_chars(text.data(), end, number);
       }
-      if (copy.empty() || end != copy.c_str() + copy.size()) return Bad(category, text);
+      if (parsed.ec == std::errc::result_out_of_range) {
+        // Subnormal values, which from_chars may refuse: strtof/strtod give them (with ERANGE).
+        const std::string copy(text);
+        char* stop = nullptr;
+        number = category == Category::kFloat4
+                     ? static_cast<double>(std::strtof(copy.c_str(), &stop))
+                     : std::strtod(copy.c_str(), &stop);
+        if (stop != copy.c_str() + copy.size()) return Bad(category, text);
+        return Value{number};
+      }
+      if (text.empty() || parsed.ec != std::errc() || parsed.ptr != end) {
+        return Bad(category, text);
+      }
       return Value{number};
     }
     case Category::kBool:

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -148,6 +149,18 @@ class PgConnection {
   const std::string& location() const { return url_.location; }
   bool usable() const { return conn_ != nullptr && conn_->is_open() && !broken_; }
 
+  // The name of a prepared statement of `sql` on this connection (prepared on first use, kept
+  // for the connection's life).
+  const std::string& Prepared(const std::string& sql) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      std::string name = "sluice_" + std::to_string(prepared_.size());
+      conn_->prepare(name, sql);
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    return it->second;
+  }
+
   std::string Redact(std::string message) const {
     for (const std::string& secret : url_.secrets) {
       for (std::size_t at = message.find(secret); at != std::string::npos;
@@ -199,6 +212,7 @@ class PgConnection {
   std::unique_ptr<pqxx::quiet_errorhandler> quiet_;
   std::string schema_;
   bool broken_ = false;
+  std::map<std::string, std::string> prepared_;  // SQL -> statement name
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -297,11 +311,13 @@ KeyOrder KeyOrderOf(const PgColumn& column) {
   if (column.category != pg::Category::kText || column.base_name == "uuid") {
     return KeyOrder::kNative;  // numbers, booleans, bytea (bytewise), uuid (= its text order)
   }
-  if (column.collatable && (column.base_name == "text" || column.base_name == "varchar" ||
-                            column.base_name == "bpchar" || column.base_name == "name")) {
+  // Not bpchar: PostgreSQL compares it without its trailing spaces, but prints it padded, and a
+  // padded 'a\t' sorts before a padded 'a' by bytes although it is the greater bpchar.
+  if (column.collatable &&
+      (column.base_name == "text" || column.base_name == "varchar" || column.base_name == "name")) {
     return KeyOrder::kBytes;
   }
-  return KeyOrder::kPrinted;  // numeric, dates, citext, ...: by the printed text
+  return KeyOrder::kPrinted;  // numeric, dates, bpchar, citext, ...: by the printed text
 }
 
 // A key value as text for a parameter compared with a column of this category.
@@ -327,22 +343,93 @@ std::string ParameterText(const Value& value) {
   return {};
 }
 
-// The row `row` of a result as Values, by the categories of `columns`.
-Result<Row> RowOf(const pqxx::row& row, const std::vector<const PgColumn*>& columns) {
+// The row `row` of a result as Values, by the categories of its columns.
+Result<Row> RowOf(const pqxx::row& row, const std::vector<pg::Category>& categories) {
   Row out;
-  out.reserve(columns.size());
-  for (std::size_t i = 0; i < columns.size(); ++i) {
+  out.reserve(categories.size());
+  for (std::size_t i = 0; i < categories.size(); ++i) {
     const pqxx::field field = row[static_cast<pqxx::row::size_type>(i)];
     if (field.is_null()) {
       out.emplace_back();
       continue;
     }
     Result<Value> value =
-        pg::ValueFromText(columns[i]->category, std::string_view(field.c_str(), field.size()));
+        pg::ValueFromText(categories[i], std::string_view(field.c_str(), field.size()));
     if (!value.ok()) return value.status();
     out.push_back(std::move(*value));
   }
   return out;
+}
+
+// How a snapshot reads one table: its statements (prepared on each snapshot connection) and how
+// its columns become Values. Made from the LegacyTable a caller passes and the table in the
+// catalog, and good for as long as neither changes.
+struct Plan {
+  LegacyTable table;                     // what it was made for
+  std::vector<pg::Category> categories;  // of `table.columns`
+  std::string first;                     // the first rows; $1 = limit
+  std::string after;                     // rows after a key; $1..$n = the key, $n+1 = limit
+  std::string row;                       // the row of a key; $1..$n = the key
+};
+
+Result<std::shared_ptr<const Plan>> MakePlan(pqxx::connection& conn, const LegacyTable& table,
+                                             const PgTable& pg) {
+  if (table.key.empty()) return Status::InvalidArgument("table '" + table.name + "' has no key");
+  auto plan = std::make_shared<Plan>();
+  plan->table = table;
+  std::vector<const PgColumn*> columns;
+  std::string select = "SELECT ";
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    const auto column = std::find_if(pg.columns.begin(), pg.columns.end(), [&](const PgColumn& c) {
+      return c.name == table.columns[i].name;
+    });
+    if (column == pg.columns.end()) {
+      return Status::InvalidArgument("table '" + table.name + "' has no column '" +
+                                     table.columns[i].name + "' any more");
+    }
+    columns.push_back(&*column);
+    plan->categories.push_back(column->category);
+    select += (i > 0 ? ", " : "") + conn.quote_name(column->name);
+  }
+  select += " FROM " + pg.qualified;
+  std::string left;   // the key's ordering expressions
+  std::string right;  // the parameters compared with them
+  std::string equal;  // the key's equality
+  for (std::size_t i = 0; i < table.key.size(); ++i) {
+    if (table.key[i] >= columns.size()) {
+      return Status::InvalidArgument("table '" + table.name + "': key column out of range");
+    }
+    const PgColumn& column = *columns[table.key[i]];
+    const std::string name = conn.quote_name(column.name);
+    const std::string p = "$" + std::to_string(i + 1);
+    const std::string separator = i > 0 ? ", " : "";
+    if (i > 0) equal += " AND ";
+    switch (KeyOrderOf(column)) {
+      case KeyOrder::kNative:
+        left += separator + name;
+        right += separator + p;
+        equal += name + " = " + p;
+        break;
+      case KeyOrder::kBytes:
+        left += separator + name + " COLLATE \"C\"";
+        right += separator + p;
+        equal += name + " = " + p;
+        break;
+      case KeyOrder::kPrinted:
+        left += separator + "format('%s', " + name + ") COLLATE \"C\"";
+        right += separator + p + "::text";
+        // Exact printed text (numeric 1.10 is not 1.1, bpchar 'a ' is not 'a'), with an
+        // indexable equality first.
+        equal += name + " = CAST(" + p + "::text AS " + column.type_sql + ") AND format('%s', " +
+                 name + ") = " + p + "::text";
+        break;
+    }
+  }
+  const std::string limit = " LIMIT $" + std::to_string(table.key.size() + 1);
+  plan->first = select + " ORDER BY " + left + " LIMIT $1";
+  plan->after = select + " WHERE (" + left + ") > (" + right + ") ORDER BY " + left + limit;
+  plan->row = select + " WHERE " + equal;
+  return std::shared_ptr<const Plan>(std::move(plan));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -438,17 +525,78 @@ Result<ChangeOp> OpFromCode(const std::string& code) {
 
 // ------------------------------------------------------------------------------------------------
 
+// What a source keeps for its snapshots: one idle connection for the next snapshot (its session
+// set up and its statements prepared), and the read plans of tables. Shared with the snapshots,
+// since a snapshot may outlive its source and be used by another thread. Thread-safe.
+class SnapshotShared {
+ public:
+  explicit SnapshotShared(ServerUrl url) : url_(std::move(url)) {}
+
+  // A connection for a new snapshot, no transaction open: the idle one if it is still usable,
+  // else a new one (so a second snapshot open at the same time gets a connection of its own).
+  Result<std::unique_ptr<PgConnection>> Take() {
+    std::unique_ptr<PgConnection> conn;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      conn = std::move(idle_);
+    }
+    if (conn != nullptr && conn->usable()) return conn;
+    conn.reset();
+    return PgConnection::Open(url_);
+  }
+
+  // Takes back the connection of an ended snapshot (no transaction open): kept for the next one
+  // if no other is, closed otherwise.
+  void Give(std::unique_ptr<PgConnection> conn) {
+    if (conn == nullptr || !conn->usable()) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (idle_ == nullptr) idle_ = std::move(conn);
+    // else `conn` closes on return, after the lock: at most one connection is kept idle
+  }
+
+  // The plan made for exactly `table`, or null.
+  std::shared_ptr<const Plan> Find(const LegacyTable& table) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = plans_.find(table.name);
+    if (it == plans_.end() || !(it->second->table == table)) return nullptr;
+    return it->second;
+  }
+
+  void Keep(std::shared_ptr<const Plan> plan) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    plans_[plan->table.name] = std::move(plan);
+  }
+
+  // Drops every plan: the schema may have changed.
+  void Forget() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    plans_.clear();
+  }
+
+ private:
+  const ServerUrl url_;
+  std::mutex mutex_;
+  std::unique_ptr<PgConnection> idle_;                        // GUARDED_BY(mutex_)
+  std::map<std::string, std::shared_ptr<const Plan>> plans_;  // GUARDED_BY(mutex_), by name
+};
+
 class PostgresSnapshot final : public LegacySnapshot {
  public:
-  PostgresSnapshot(std::unique_ptr<PgConnection> conn,
+  PostgresSnapshot(std::shared_ptr<SnapshotShared> shared, std::unique_ptr<PgConnection> conn,
                    std::unique_ptr<pqxx::dbtransaction> transaction, CapturePosition position)
-      : conn_(std::move(conn)), tx_(std::move(transaction)), position_(std::move(position)) {}
+      : shared_(std::move(shared)),
+        conn_(std::move(conn)),
+        tx_(std::move(transaction)),
+        position_(std::move(position)) {}
   ~PostgresSnapshot() override {
+    bool ended = false;
     try {
       tx_->abort();
-    } catch (...) {  // the connection closes anyway
+      ended = true;
+    } catch (...) {  // the connection is not reused
     }
     tx_.reset();
+    if (ended && !discard_) shared_->Give(std::move(conn_));
   }
 
   const CapturePosition& position() const override { return position_; }
@@ -456,137 +604,86 @@ class PostgresSnapshot final : public LegacySnapshot {
   Result<std::vector<Row>> ReadRows(const LegacyTable& table, const Key* after,
                                     std::size_t limit) override {
     try {
-      Result<Plan> plan = PlanFor(table, after);
+      Result<std::shared_ptr<const Plan>> plan = PlanFor(table, after);
       if (!plan.ok()) return plan.status();
-      std::string sql = plan->select;
       std::vector<std::string> parameters;
       if (after != nullptr) {
-        std::string left;
-        std::string right;
-        for (std::size_t i = 0; i < plan->key_exprs.size(); ++i) {
-          left += (i > 0 ? ", " : "") + plan->key_exprs[i];
-          right += (i > 0 ? ", " : "") + plan->key_params[i];
-          parameters.push_back(ParameterText((*after)[i]));
-        }
-        sql += " WHERE (" + left + ") > (" + right + ")";
+        for (const Value& value : *after) parameters.push_back(ParameterText(value));
       }
-      sql += " ORDER BY ";
-      for (std::size_t i = 0; i < plan->key_exprs.size(); ++i) {
-        sql += (i > 0 ? ", " : "") + plan->key_exprs[i];
-      }
-      sql += " LIMIT " + std::to_string(std::min<std::size_t>(limit, INT64_MAX));
+      parameters.push_back(std::to_string(std::min<std::size_t>(limit, INT64_MAX)));
       const pqxx::result result =
-          tx_->exec_params(sql, pqxx::prepare::make_dynamic_params(parameters));
+          tx_->exec_prepared(conn_->Prepared(after != nullptr ? (*plan)->after : (*plan)->first),
+                             pqxx::prepare::make_dynamic_params(parameters));
       std::vector<Row> rows;
       rows.reserve(result.size());
       for (const pqxx::row& row : result) {
-        Result<Row> values = RowOf(row, plan->columns);
+        Result<Row> values = RowOf(row, (*plan)->categories);
         if (!values.ok()) return values.status();
         rows.push_back(std::move(*values));
       }
       return rows;
     } catch (const std::exception& error) {
-      return conn_->Error(error, "read rows of '" + table.name + "'");
+      return Failed(error, "read rows of '" + table.name + "'");
     }
   }
 
   Result<std::optional<Row>> ReadRow(const LegacyTable& table, const Key& key) override {
     try {
-      Result<Plan> plan = PlanFor(table, &key);
+      Result<std::shared_ptr<const Plan>> plan = PlanFor(table, &key);
       if (!plan.ok()) return plan.status();
-      std::string sql = plan->select + " WHERE ";
       std::vector<std::string> parameters;
-      for (std::size_t i = 0; i < plan->key_exprs.size(); ++i) {
-        const PgColumn& column = *plan->columns[table.key[i]];
-        const std::string name = conn_->raw().quote_name(column.name);
-        const std::string p = "$" + std::to_string(i + 1);
-        if (i > 0) sql += " AND ";
-        if (KeyOrderOf(column) == KeyOrder::kPrinted) {
-          // Exact printed text (numeric 1.10 is not 1.1), with an indexable equality first.
-          sql += name + " = CAST(" + p + "::text AS " + column.type_sql + ") AND format('%s', " +
-                 name + ") = " + p + "::text";
-        } else {
-          sql += name + " = " + p;
-        }
-        parameters.push_back(ParameterText(key[i]));
-      }
-      const pqxx::result result =
-          tx_->exec_params(sql, pqxx::prepare::make_dynamic_params(parameters));
+      for (const Value& value : key) parameters.push_back(ParameterText(value));
+      const pqxx::result result = tx_->exec_prepared(
+          conn_->Prepared((*plan)->row), pqxx::prepare::make_dynamic_params(parameters));
       if (result.empty()) return std::optional<Row>();
-      Result<Row> values = RowOf(result[0], plan->columns);
+      Result<Row> values = RowOf(result[0], (*plan)->categories);
       if (!values.ok()) return values.status();
       return std::optional<Row>(std::move(*values));
     } catch (const std::exception& error) {
-      return conn_->Error(error, "read a row of '" + table.name + "'");
+      return Failed(error, "read a row of '" + table.name + "'");
     }
   }
 
  private:
-  struct Plan {
-    std::string select;                    // SELECT <columns> FROM <table>
-    std::vector<const PgColumn*> columns;  // in the order of `table.columns`
-    std::vector<std::string> key_exprs;    // ordering expressions of the key columns
-    std::vector<std::string> key_params;   // $n compared with them
-  };
-
-  Result<Plan> PlanFor(const LegacyTable& table, const Key* key) {
-    auto it = tables_.find(table.name);
-    if (it == tables_.end()) {
+  // The cached plan of `table` (made in this snapshot's transaction when there is none), after
+  // checking that `key` (if any) fits it.
+  Result<std::shared_ptr<const Plan>> PlanFor(const LegacyTable& table, const Key* key) {
+    std::shared_ptr<const Plan> plan = shared_->Find(table);
+    if (plan == nullptr) {
       std::optional<PgTable> loaded = LoadTable(*tx_, table.name);
       if (!loaded) return Status::NotFound("no table '" + table.name + "'");
-      it = tables_.emplace(table.name, std::move(*loaded)).first;
+      Result<std::shared_ptr<const Plan>> made = MakePlan(conn_->raw(), table, *loaded);
+      if (!made.ok()) return made.status();
+      plan = std::move(*made);
+      shared_->Keep(plan);
     }
-    const PgTable& pg = it->second;
-    if (table.key.empty()) return Status::InvalidArgument("table '" + table.name + "' has no key");
     if (key != nullptr && key->size() != table.key.size()) {
       return Status::InvalidArgument("a key of table '" + table.name + "' has " +
                                      std::to_string(table.key.size()) + " values, not " +
                                      std::to_string(key->size()));
     }
-    Plan plan;
-    pqxx::connection& conn = conn_->raw();
-    plan.select = "SELECT ";
-    for (std::size_t i = 0; i < table.columns.size(); ++i) {
-      const auto column =
-          std::find_if(pg.columns.begin(), pg.columns.end(),
-                       [&](const PgColumn& c) { return c.name == table.columns[i].name; });
-      if (column == pg.columns.end()) {
-        return Status::InvalidArgument("table '" + table.name + "' has no column '" +
-                                       table.columns[i].name + "' any more");
-      }
-      plan.columns.push_back(&*column);
-      plan.select += (i > 0 ? ", " : "") + conn.quote_name(column->name);
-    }
-    plan.select += " FROM " + pg.qualified;
-    for (std::size_t i = 0; i < table.key.size(); ++i) {
-      if (table.key[i] >= plan.columns.size()) {
-        return Status::InvalidArgument("table '" + table.name + "': key column out of range");
-      }
-      const PgColumn& column = *plan.columns[table.key[i]];
-      const std::string name = conn.quote_name(column.name);
-      const std::string p = "$" + std::to_string(i + 1);
-      switch (KeyOrderOf(column)) {
-        case KeyOrder::kNative:
-          plan.key_exprs.push_back(name);
-          plan.key_params.push_back(p);
-          break;
-        case KeyOrder::kBytes:
-          plan.key_exprs.push_back(name + " COLLATE \"C\"");
-          plan.key_params.push_back(p);
-          break;
-        case KeyOrder::kPrinted:
-          plan.key_exprs.push_back("format('%s', " + name + ") COLLATE \"C\"");
-          plan.key_params.push_back(p + "::text");
-          break;
-      }
-    }
     return plan;
   }
 
+  // The Status of `error`. A schema error (a table or column gone, a column's type changed)
+  // means cached plans may be stale: they are made again, on a connection without their
+  // prepared statements.
+  Status Failed(const std::exception& error, std::string_view what) {
+    if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&error)) {
+      const std::string state = sql->sqlstate();
+      if (state.rfind("42", 0) == 0 || state == "0A000") {
+        shared_->Forget();
+        discard_ = true;
+      }
+    }
+    return conn_->Error(error, what);
+  }
+
+  const std::shared_ptr<SnapshotShared> shared_;
   std::unique_ptr<PgConnection> conn_;
   std::unique_ptr<pqxx::dbtransaction> tx_;
   CapturePosition position_;
-  std::map<std::string, PgTable> tables_;
+  bool discard_ = false;  // the connection is not to be reused
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -594,10 +691,13 @@ class PostgresSnapshot final : public LegacySnapshot {
 class PostgresLegacySource final : public LegacySource {
  public:
   PostgresLegacySource(ServerUrl url, std::unique_ptr<PgConnection> conn)
-      : url_(std::move(url)), conn_(std::move(conn)) {}
+      : url_(std::move(url)),
+        conn_(std::move(conn)),
+        snapshots_(std::make_shared<SnapshotShared>(url_)) {}
 
   Status Install(const std::vector<std::string>& tables) override {
     if (tables.empty()) return Status::InvalidArgument("no tables to capture");
+    snapshots_->Forget();
     return Guard("install change capture", [&]() -> Status {
       pqxx::work tx(conn_->raw());
       Lock(tx, "install");
@@ -638,6 +738,7 @@ class PostgresLegacySource final : public LegacySource {
   }
 
   Status Uninstall(const std::vector<std::string>& tables) override {
+    snapshots_->Forget();
     return Guard("uninstall change capture", [&]() -> Status {
       pqxx::work tx(conn_->raw());
       Lock(tx, "install");
@@ -735,7 +836,7 @@ class PostgresLegacySource final : public LegacySource {
   }
 
   Result<std::unique_ptr<LegacySnapshot>> OpenSnapshot() override {
-    Result<std::unique_ptr<PgConnection>> own = PgConnection::Open(url_);
+    Result<std::unique_ptr<PgConnection>> own = snapshots_->Take();
     if (!own.ok()) return own.status();
     std::unique_ptr<PgConnection> conn = std::move(*own);
     CapturePosition position;
@@ -753,19 +854,30 @@ class PostgresLegacySource final : public LegacySource {
     } catch (const std::exception& error) {
       return conn->Error(error, "open a snapshot");
     }
-    // Sequenced after the snapshot was taken: every change it sees has an id by now.
+    // Read after the snapshot was taken, once every change it sees has an id: each change
+    // committed before the snapshot was, so before this statement's own snapshot, which sees
+    // its committed version. When that statement finds no change without an id, each change
+    // the snapshot sees already has one (given by a committed sequencer), no greater than the
+    // max(seq) the same statement reads. Otherwise the sequencer runs first (waiting for any
+    // sequencer still running), as ReadChanges does.
     Result<ChangeId> last = Guard("open a snapshot", [&]() -> Result<ChangeId> {
+      const std::string max_seq = "SELECT coalesce(max(seq), 0) FROM " + Log();
+      try {
+        pqxx::nontransaction check(conn_->raw());
+        const pqxx::row row = check.exec1("SELECT EXISTS (SELECT FROM " + Log() +
+                                          " WHERE seq IS NULL), (" + max_seq + ")");
+        if (!row[0].as<bool>()) return ChangeId{row[1].as<std::int64_t>()};
+      } catch (const pqxx::undefined_table&) {
+        return Status::InvalidArgument("capture was uninstalled meanwhile");
+      }
       if (!Sequence()) return Status::InvalidArgument("capture was uninstalled meanwhile");
-      pqxx::work work(conn_->raw());
-      const ChangeId id =
-          work.exec1("SELECT coalesce(max(seq), 0) FROM " + Log())[0].as<std::int64_t>();
-      work.commit();
-      return id;
+      pqxx::nontransaction read(conn_->raw());
+      return ChangeId{read.exec1(max_seq)[0].as<std::int64_t>()};
     });
     if (!last.ok()) return last.status();
     position.change_id = *last;
     return std::unique_ptr<LegacySnapshot>(
-        new PostgresSnapshot(std::move(conn), std::move(tx), std::move(position)));
+        new PostgresSnapshot(snapshots_, std::move(conn), std::move(tx), std::move(position)));
   }
 
   Result<std::optional<std::vector<Key>>> KeysChangedAfter(const LegacyTable& table,
@@ -857,6 +969,17 @@ class PostgresLegacySource final : public LegacySource {
   // Gives change ids to every change whose transaction has committed (see the header); false
   // when capture is not installed. Throws on errors.
   bool Sequence() {
+    {
+      // Nothing to do when no change is without an id: the common case, and without a lock or a
+      // write. A change still being given an id by another sequencer has none in this
+      // statement's snapshot, so then this one runs and waits for that one.
+      pqxx::nontransaction check(conn_->raw());
+      if (check.exec_params1("SELECT to_regclass($1)", Log())[0].is_null()) return false;
+      if (!check.exec1("SELECT EXISTS (SELECT FROM " + Log() + " WHERE seq IS NULL)")[0]
+               .as<bool>()) {
+        return true;
+      }
+    }
     for (;;) {
       pqxx::work tx(conn_->raw());
       if (tx.exec_params1("SELECT to_regclass($1)", Log())[0].is_null()) return false;
@@ -928,6 +1051,7 @@ class PostgresLegacySource final : public LegacySource {
 
   const ServerUrl url_;
   std::unique_ptr<PgConnection> conn_;
+  const std::shared_ptr<SnapshotShared> snapshots_;
 };
 
 }  // namespace
