@@ -21,7 +21,7 @@
 // ToReadModelValue, ReadModelBatch Puts in transactions of 100,000 rows): no pipeline runs. Before
 // the timed runs both tables are read once in full, so every run starts from a warm page cache.
 // A watcher run is `SyncWatcher::Check({"items"})` with the default WatcherOptions (chunks of
-// 1,000 rows) and a wait function that returns OK at once, on a legacy source and a read-model
+// 5,000 rows) and a wait function that returns OK at once, on a legacy source and a read-model
 // store opened beforehand (not timed); it must report in sync with rows_checked == W. Rates are
 // table rows per second: W / seconds, for the watcher and for the baseline alike (each row is
 // read on both sides in both). Full size: the best of 2 runs of each side; quick: 1 run.

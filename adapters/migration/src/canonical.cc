@@ -148,37 +148,52 @@ bool Digits(std::string_view text, std::size_t* i, std::size_t count, unsigned* 
   return true;
 }
 
-// The normalised form of a timestamp text: "YYYY-MM-DDTHH:MM:SS[.fraction]" (fraction without
-// trailing zeros), converted to UTC with a trailing "Z" when `to_utc`; otherwise a given offset is
-// kept as written. nullopt when it does not parse.
-std::optional<std::string> CanonicalTimestamp(std::string_view text, bool to_utc) {
+void AppendDigits(std::uint64_t value, int width, std::string* out) {
+  char digits[20];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0);
+  for (int k = n; k < width; ++k) out->push_back('0');
+  while (n > 0) out->push_back(digits[--n]);
+}
+
+// Appends the normalised form of a timestamp text: "YYYY-MM-DDTHH:MM:SS[.fraction]" (fraction
+// without trailing zeros), converted to UTC with a trailing "Z" when `to_utc`; otherwise a given
+// offset is kept as written. Returns false, appending nothing, when it does not parse. Called for
+// every timestamp value the watcher hashes, so it parses in place and allocates nothing beyond
+// `*out`'s growth.
+bool AppendCanonicalTimestamp(std::string_view text, bool to_utc, std::string* out) {
   std::size_t i = 0;
   unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!Digits(text, &i, 4, &year) || i >= text.size() || text[i++] != '-' ||
       !Digits(text, &i, 2, &month) || i >= text.size() || text[i++] != '-' ||
       !Digits(text, &i, 2, &day)) {
-    return std::nullopt;
+    return false;
   }
   if (i >= text.size() || (text[i] != 'T' && text[i] != 't' && text[i] != ' ')) {
-    return std::nullopt;
+    return false;
   }
   ++i;
   if (!Digits(text, &i, 2, &hour) || i >= text.size() || text[i++] != ':' ||
       !Digits(text, &i, 2, &minute)) {
-    return std::nullopt;
+    return false;
   }
-  std::string fraction;
+  std::string_view fraction;
   if (i < text.size() && text[i] == ':') {
     ++i;
-    if (!Digits(text, &i, 2, &second)) return std::nullopt;
+    if (!Digits(text, &i, 2, &second)) return false;
     if (i < text.size() && text[i] == '.') {
-      for (++i; i < text.size() && IsDigit(text[i]); ++i) fraction += text[i];
-      if (fraction.empty()) return std::nullopt;
+      const std::size_t start = ++i;
+      while (i < text.size() && IsDigit(text[i])) ++i;
+      if (i == start) return false;
+      fraction = text.substr(start, i - start);
     }
   }
-  while (!fraction.empty() && fraction.back() == '0') fraction.pop_back();
+  while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 24 || minute > 59 || second > 60) {
-    return std::nullopt;
+    return false;
   }
   std::string_view offset_text = text.substr(i);
   std::int64_t offset_minutes = 0;
@@ -188,35 +203,52 @@ std::optional<std::string> CanonicalTimestamp(std::string_view text, bool to_utc
     } else if (offset_text[0] == '+' || offset_text[0] == '-') {
       std::size_t j = 1;
       unsigned oh = 0, om = 0;
-      if (!Digits(offset_text, &j, 2, &oh)) return std::nullopt;
+      if (!Digits(offset_text, &j, 2, &oh)) return false;
       if (j < offset_text.size() && offset_text[j] == ':') ++j;
-      if (j < offset_text.size() && !Digits(offset_text, &j, 2, &om)) return std::nullopt;
-      if (j != offset_text.size() || oh > 23 || om > 59) return std::nullopt;
+      if (j < offset_text.size() && !Digits(offset_text, &j, 2, &om)) return false;
+      if (j != offset_text.size() || oh > 23 || om > 59) return false;
       offset_minutes = (offset_text[0] == '-' ? -1 : 1) * static_cast<std::int64_t>(oh * 60 + om);
     } else {
-      return std::nullopt;
+      return false;
     }
   }
   std::int64_t y = year;
   unsigned m = month, d = day;
   std::int64_t minutes_of_day = static_cast<std::int64_t>(hour) * 60 + minute;
-  std::string suffix;
+  std::string_view suffix;
   if (to_utc) {
     std::int64_t total = DaysFromCivil(y, m, d) * 1440 + minutes_of_day - offset_minutes;
     const std::int64_t days = total >= 0 ? total / 1440 : -((-total + 1439) / 1440);
     minutes_of_day = total - days * 1440;
     CivilFromDays(days, &y, &m, &d);
     suffix = "Z";
-  } else if (!offset_text.empty()) {
-    suffix = std::string(offset_text);
+  } else {
+    suffix = offset_text;
   }
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02u",
-                static_cast<long long>(y), m, d, static_cast<long long>(minutes_of_day / 60),
-                static_cast<long long>(minutes_of_day % 60), second);
-  std::string out = buffer;
-  if (!fraction.empty()) out += "." + fraction;
-  return out + suffix;
+  // As printf("%04lld-%02u-%02uT%02lld:%02lld:%02u"): a negative year is '-' and at least 3
+  // digits.
+  if (y < 0) {
+    out->push_back('-');
+    AppendDigits(static_cast<std::uint64_t>(-y), 3, out);
+  } else {
+    AppendDigits(static_cast<std::uint64_t>(y), 4, out);
+  }
+  out->push_back('-');
+  AppendDigits(m, 2, out);
+  out->push_back('-');
+  AppendDigits(d, 2, out);
+  out->push_back('T');
+  AppendDigits(static_cast<std::uint64_t>(minutes_of_day / 60), 2, out);
+  out->push_back(':');
+  AppendDigits(static_cast<std::uint64_t>(minutes_of_day % 60), 2, out);
+  out->push_back(':');
+  AppendDigits(second, 2, out);
+  if (!fraction.empty()) {
+    out->push_back('.');
+    out->append(fraction);
+  }
+  out->append(suffix);
+  return true;
 }
 
 std::string Lower(std::string_view text) {
@@ -244,13 +276,22 @@ void AppendText(std::string_view text, const CanonicalColumn& column, std::strin
       }
       break;
     case LogicalType::kTimestamp:
-    case LogicalType::kTimestampTz:
-      if (std::optional<std::string> time =
-              CanonicalTimestamp(text, column.type == LogicalType::kTimestampTz)) {
-        AppendSized(kTimeTag, *time, out);
+    case LogicalType::kTimestampTz: {
+      // The tag, a length placeholder, then the text in place; the length is patched after.
+      const std::size_t at = out->size();
+      out->push_back(kTimeTag);
+      out->append(8, '\0');
+      if (AppendCanonicalTimestamp(text, column.type == LogicalType::kTimestampTz, out)) {
+        std::uint64_t length = out->size() - at - 9;
+        for (std::size_t k = 8; k >= 1; --k) {
+          (*out)[at + k] = static_cast<char>(length & 0xff);
+          length >>= 8;
+        }
         return;
       }
+      out->resize(at);
       break;
+    }
     case LogicalType::kBoolean: {
       const std::string lower = Lower(text);
       if (lower == "t" || lower == "true") {

@@ -5,9 +5,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -164,21 +167,104 @@ Result<Key> KeyFromRaw(const LegacyTable& table, const std::string& raw) {
   }
 }
 
-// A read transaction on a connection of its own (so the source stays usable meanwhile): in
-// rollback-journal mode it holds a SHARED lock that keeps writers from committing until it is
-// destroyed; in WAL mode writers go on.
-class SqliteSnapshot final : public LegacySnapshot {
+// A connection for snapshots and the statements prepared on it, by SQL text. Statements are
+// prepared once and reset after each use (sqlite3_prepare_v2 re-prepares them by itself after a
+// schema change).
+class SnapshotConnection {
  public:
-  static Result<std::unique_ptr<LegacySnapshot>> Open(const std::string& path) {
+  static Result<std::unique_ptr<SnapshotConnection>> Open(const std::string& path) {
     sqlite3* raw = nullptr;
+    // No connection mutex: a snapshot, like every object of legacy_source.h, is used by one thread
+    // at a time, and the pool's mutex orders hand-overs (a mutex per column read costs ~5%).
     const int rc =
-        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
-    std::unique_ptr<SqliteSnapshot> snapshot(new SqliteSnapshot(raw));
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    std::unique_ptr<SnapshotConnection> connection(new SnapshotConnection(raw));
     if (rc != SQLITE_OK) {
       return Status::IOError("cannot open " + path + ": " + sqlite3_errstr(rc));
     }
     sqlite3_busy_timeout(raw, 5000);
-    if (Status s = snapshot->Exec("BEGIN"); !s.ok()) return s;
+    return connection;
+  }
+
+  ~SnapshotConnection() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  SnapshotConnection(const SnapshotConnection&) = delete;
+  SnapshotConnection& operator=(const SnapshotConnection&) = delete;
+
+  sqlite3* db() const { return db_; }
+
+  Status Error(int rc) const {
+    const int primary = rc & 0xff;
+    std::string message = std::string("SQLite: ") + sqlite3_errmsg(db_);
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Unavailable(message);
+    return Status::IOError(message);
+  }
+
+  Status Exec(const char* sql) {
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    return rc == SQLITE_OK ? Status::Ok() : Error(rc);
+  }
+
+  // The statement for `sql`, prepared on first use; owned by the connection.
+  Result<sqlite3_stmt*> Prepare(const std::string& sql) {
+    const auto found = statements_.find(sql);
+    if (found != statements_.end()) return found->second;
+    if (statements_.size() >= kMaxStatements) {
+      for (auto& [text, stmt] : statements_) sqlite3_finalize(stmt);
+      statements_.clear();
+    }
+    sqlite3_stmt* stmt = nullptr;
+    const int rc =
+        sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return Error(rc);
+    }
+    statements_.emplace(sql, stmt);
+    return stmt;
+  }
+
+ private:
+  // A few per table (ReadRows with and without a start key, ReadRow) and two of the snapshot's.
+  static constexpr std::size_t kMaxStatements = 256;
+
+  explicit SnapshotConnection(sqlite3* db) : db_(db) {}
+
+  sqlite3* const db_;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+// The source's idle snapshot connection, kept between snapshots so that each does not pay for a
+// new connection and for parsing the schema again. Shared by the source and its snapshots, so a
+// snapshot may outlive the source.
+struct SnapshotPool {
+  std::mutex mutex;
+  std::unique_ptr<SnapshotConnection> idle;  // guarded by mutex
+};
+
+// A read transaction on a connection of its own (so the source stays usable meanwhile): in
+// rollback-journal mode it holds a SHARED lock that keeps writers from committing until it is
+// destroyed; in WAL mode writers go on. The connection is the source's pooled one when no other
+// snapshot holds it (else a new one), and goes back to the pool after COMMIT.
+class SqliteSnapshot final : public LegacySnapshot {
+ public:
+  static Result<std::unique_ptr<LegacySnapshot>> Open(const std::string& path,
+                                                      std::shared_ptr<SnapshotPool> pool) {
+    std::unique_ptr<SnapshotConnection> connection;
+    {
+      std::lock_guard<std::mutex> lock(pool->mutex);
+      connection = std::move(pool->idle);
+    }
+    if (connection == nullptr) {
+      Result<std::unique_ptr<SnapshotConnection>> opened = SnapshotConnection::Open(path);
+      if (!opened.ok()) return opened.status();
+      connection = std::move(*opened);
+    }
+    std::unique_ptr<SqliteSnapshot> snapshot(
+        new SqliteSnapshot(std::move(connection), std::move(pool)));
+    if (Status s = snapshot->connection_->Exec("BEGIN"); !s.ok()) return s;
     snapshot->open_ = true;
     // The first read starts the read transaction: the position and every row come from it.
     Result<std::vector<Row>> log = snapshot->Query(
@@ -197,8 +283,14 @@ class SqliteSnapshot final : public LegacySnapshot {
   }
 
   ~SqliteSnapshot() override {
-    if (open_) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-    sqlite3_close_v2(db_);
+    // Back to the pool only if the transaction ended cleanly and the pool is free.
+    if (open_ && !connection_->Exec("COMMIT").ok()) {
+      sqlite3_exec(connection_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return;
+    }
+    if (sqlite3_get_autocommit(connection_->db()) == 0) return;
+    std::lock_guard<std::mutex> lock(pool_->mutex);
+    if (pool_->idle == nullptr) pool_->idle = std::move(connection_);
   }
   SqliteSnapshot(const SqliteSnapshot&) = delete;
   SqliteSnapshot& operator=(const SqliteSnapshot&) = delete;
@@ -209,30 +301,35 @@ class SqliteSnapshot final : public LegacySnapshot {
                                     std::size_t limit) override {
     if (Status s = CheckShape(table, after); !s.ok()) return s;
     std::string sql = Select(table);
-    std::vector<Value> parameters;
+    const std::size_t keys = table.key.size();
     if (after != nullptr) {
       // A row-value comparison, in binary collation like the ORDER BY, so the primary key's
       // index serves both.
       std::string left;
       std::string right;
-      for (std::size_t i = 0; i < table.key.size(); ++i) {
+      for (std::size_t i = 0; i < keys; ++i) {
         if (i > 0) {
           left += ", ";
           right += ", ";
         }
         left += QuoteIdentifier(table.columns[table.key[i]].name) + " COLLATE BINARY";
         right += "?" + std::to_string(i + 1);
-        parameters.push_back((*after)[i]);
       }
       sql += " WHERE (" + left + ") > (" + right + ")";
     }
     sql += " ORDER BY ";
-    for (std::size_t i = 0; i < table.key.size(); ++i) {
+    for (std::size_t i = 0; i < keys; ++i) {
       if (i > 0) sql += ", ";
       sql += QuoteIdentifier(table.columns[table.key[i]].name) + " COLLATE BINARY";
     }
-    sql += " LIMIT " + std::to_string(std::min<std::size_t>(limit, INT64_MAX));
-    return Query(sql, parameters);
+    // The limit is a parameter (after the key's), so one statement serves every chunk.
+    const std::size_t limit_at = after != nullptr ? keys + 1 : 1;
+    sql += " LIMIT ?" + std::to_string(limit_at);
+    std::vector<Value> parameters;
+    parameters.reserve(limit_at);
+    if (after != nullptr) parameters.assign(after->begin(), after->end());
+    parameters.emplace_back(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    return Query(sql, parameters, std::min<std::size_t>(limit, 1 << 16));
   }
 
   Result<std::optional<Row>> ReadRow(const LegacyTable& table, const Key& key) override {
@@ -250,7 +347,8 @@ class SqliteSnapshot final : public LegacySnapshot {
   }
 
  private:
-  explicit SqliteSnapshot(sqlite3* db) : db_(db) {}
+  SqliteSnapshot(std::unique_ptr<SnapshotConnection> connection, std::shared_ptr<SnapshotPool> pool)
+      : connection_(std::move(connection)), pool_(std::move(pool)) {}
 
   static Status CheckShape(const LegacyTable& table, const Key* key) {
     if (table.key.empty()) return Status::InvalidArgument("table '" + table.name + "' has no key");
@@ -276,24 +374,20 @@ class SqliteSnapshot final : public LegacySnapshot {
     return sql + " FROM " + QuoteIdentifier(table.name);
   }
 
-  Status Error(int rc) const {
-    const int primary = rc & 0xff;
-    std::string message = std::string("SQLite: ") + sqlite3_errmsg(db_);
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Unavailable(message);
-    return Status::IOError(message);
-  }
-
-  Status Exec(const char* sql) {
-    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
-    return rc == SQLITE_OK ? Status::Ok() : Error(rc);
-  }
-
   // Every row of `sql` with `parameters` bound to ?1, ?2, ...; values by their storage class.
-  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& parameters) {
-    sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr);
-    const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
-    if (rc != SQLITE_OK) return Error(rc);
+  // `expected`: rows to reserve room for.
+  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& parameters,
+                                 std::size_t expected = 0) {
+    Result<sqlite3_stmt*> prepared = connection_->Prepare(sql);
+    if (!prepared.ok()) return prepared.status();
+    sqlite3_stmt* const raw = *prepared;
+    // Reset (ending the statement's read) and unbind whatever happens.
+    const auto reset = [](sqlite3_stmt* stmt) {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+    };
+    const std::unique_ptr<sqlite3_stmt, decltype(reset)> guard(raw, reset);
+    int rc = SQLITE_OK;
     for (std::size_t i = 0; i < parameters.size(); ++i) {
       const int at = static_cast<int>(i + 1);
       const Value& value = parameters[i];
@@ -309,12 +403,13 @@ class SqliteSnapshot final : public LegacySnapshot {
       } else {
         rc = sqlite3_bind_null(raw, at);
       }
-      if (rc != SQLITE_OK) return Error(rc);
+      if (rc != SQLITE_OK) return connection_->Error(rc);
     }
     std::vector<Row> rows;
+    rows.reserve(expected);
     const int width = sqlite3_column_count(raw);
     while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-      Row row;
+      Row& row = rows.emplace_back();
       row.reserve(static_cast<std::size_t>(width));
       for (int c = 0; c < width; ++c) {
         switch (sqlite3_column_type(raw, c)) {
@@ -326,8 +421,8 @@ class SqliteSnapshot final : public LegacySnapshot {
             break;
           case SQLITE_TEXT: {
             const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, c));
-            row.emplace_back(
-                std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(raw, c))));
+            row.emplace_back(std::in_place_type<std::string>, text,
+                             static_cast<std::size_t>(sqlite3_column_bytes(raw, c)));
             break;
           }
           case SQLITE_BLOB: {
@@ -341,13 +436,13 @@ class SqliteSnapshot final : public LegacySnapshot {
             break;
         }
       }
-      rows.push_back(std::move(row));
     }
-    if (rc != SQLITE_DONE) return Error(rc);
+    if (rc != SQLITE_DONE) return connection_->Error(rc);
     return rows;
   }
 
-  sqlite3* const db_;
+  std::unique_ptr<SnapshotConnection> connection_;
+  const std::shared_ptr<SnapshotPool> pool_;
   bool open_ = false;
   CapturePosition position_;
 };
@@ -462,7 +557,7 @@ class SqliteLegacySource final : public LegacySource {
   }
 
   Result<std::unique_ptr<LegacySnapshot>> OpenSnapshot() override {
-    return SqliteSnapshot::Open(path_);
+    return SqliteSnapshot::Open(path_, pool_);
   }
 
   Result<std::optional<std::vector<Key>>> KeysChangedAfter(const LegacyTable& table,
@@ -608,6 +703,7 @@ class SqliteLegacySource final : public LegacySource {
 
   const std::string path_;
   const std::unique_ptr<Database> db_;
+  const std::shared_ptr<SnapshotPool> pool_ = std::make_shared<SnapshotPool>();
 };
 
 }  // namespace

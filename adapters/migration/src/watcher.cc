@@ -51,12 +51,13 @@ std::string TypedValueJson(const Value& value) {
   return object.substr(5, object.size() - 6);
 }
 
-// A row of one side with its key (read-model values) and hashes.
+// A row of one side with its key (read-model values) and hash. The canonical key is made only
+// for the few rows that differ (TableCheck::CanonicalKeyOf).
 struct SideRow {
   Row row;
-  Key key;           // read-model form, for ordering
-  std::string ckey;  // canonical key
-  Hash128 hash;      // canonical key + columns
+  Key key;              // read-model form, for ordering
+  Hash128 hash;         // canonical key + columns
+  bool legacy = false;  // row in legacy column order (else read-model order)
 };
 
 struct Candidate {
@@ -113,36 +114,34 @@ class TableCheck {
     figures_.position = std::max(figures_.position, position.change_id);
   }
 
-  Hash128 HashLegacy(const Row& row, std::string* ckey) {
+  // buffer_ is reused across rows and chunks: hashing allocates nothing once it has grown.
+  Hash128 HashLegacy(const Row& row) {
     buffer_.clear();
-    const std::size_t key_count = layout_.legacy.key.size();
     for (std::size_t i = 0; i < layout_.order.size(); ++i) {
       const std::size_t c = layout_.order[i];
       AppendCanonical(row[c], layout_.canonical[c], &buffer_);
-      if (i + 1 == key_count && ckey != nullptr) *ckey = buffer_;
     }
     return HashBytes(buffer_);
   }
 
-  Hash128 HashReadModel(const Row& row, std::string* ckey) {
+  Hash128 HashReadModel(const Row& row) {
     buffer_.clear();
-    const std::size_t key_count = layout_.legacy.key.size();
     for (std::size_t i = 0; i < layout_.order.size() && i < row.size(); ++i) {
       AppendCanonical(row[i], layout_.canonical[layout_.order[i]], &buffer_);
-      if (i + 1 == key_count && ckey != nullptr) *ckey = buffer_;
     }
     return HashBytes(buffer_);
   }
 
-  // The read-model form of a legacy key (as the mirror converts it).
-  Key ReadModelKey(const Key& legacy_key) const {
-    Key key;
-    key.reserve(legacy_key.size());
-    for (std::size_t i = 0; i < legacy_key.size(); ++i) {
-      Result<Value> value = ToReadModelValue(legacy_key[i], layout_.key_types[i]);
-      key.push_back(value.ok() ? std::move(*value) : legacy_key[i]);
+  // The canonical key of a side's row: the prefix of what its hash covers.
+  std::string CanonicalKeyOf(const SideRow& side) const {
+    std::string out;
+    const std::size_t key_count = layout_.legacy.key.size();
+    for (std::size_t i = 0; i < key_count && i < layout_.order.size(); ++i) {
+      const std::size_t c = layout_.order[i];
+      const std::size_t at = side.legacy ? c : i;
+      AppendCanonical(at < side.row.size() ? side.row[at] : Value{}, layout_.canonical[c], &out);
     }
-    return key;
+    return out;
   }
 
   Key LegacyKeyOf(const Row& row) const {
@@ -153,8 +152,14 @@ class TableCheck {
 
   SideRow LegacySide(Row row) {
     SideRow side;
-    side.key = ReadModelKey(LegacyKeyOf(row));
-    side.hash = HashLegacy(row, &side.ckey);
+    side.legacy = true;
+    side.key.reserve(layout_.legacy.key.size());
+    for (std::size_t i = 0; i < layout_.legacy.key.size(); ++i) {
+      const Value& value = row[layout_.legacy.key[i]];
+      Result<Value> converted = ToReadModelValue(value, layout_.key_types[i]);
+      side.key.push_back(converted.ok() ? std::move(*converted) : value);
+    }
+    side.hash = HashLegacy(row);
     side.row = std::move(row);
     return side;
   }
@@ -162,9 +167,24 @@ class TableCheck {
   SideRow ReadModelSide(Row row) {
     SideRow side;
     side.key = KeyOf(row);
-    side.hash = HashReadModel(row, &side.ckey);
+    side.hash = HashReadModel(row);
     side.row = std::move(row);
     return side;
+  }
+
+  // Corruption unless the keys of a legacy chunk strictly increase after `after` (read-model
+  // form): a source that breaks LegacySnapshot::ReadRows's order would make the chunk loop run
+  // forever.
+  Status CheckIncreasing(const std::vector<SideRow>& rows, const Key* after) const {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const Key* previous = i > 0 ? &rows[i - 1].key : after;
+      if (previous != nullptr && CompareKeys(*previous, rows[i].key) >= 0) {
+        return Status::Corruption("legacy table '" + name() + "' returned key " +
+                                  KeyJson(rows[i].key) + " after key " + KeyJson(*previous) +
+                                  ": keys out of order (each chunk's keys must strictly increase)");
+      }
+    }
+    return Status::Ok();
   }
 
   Key KeyOf(const Row& row) const {
@@ -193,7 +213,11 @@ class TableCheck {
       if (!rows.ok()) return rows.status();
       const bool legacy_done = rows->size() < n;
       legacy_rows.clear();
+      legacy_rows.reserve(rows->size());
       for (Row& row : *rows) legacy_rows.push_back(LegacySide(std::move(row)));
+      if (Status s = CheckIncreasing(legacy_rows, after_rm ? &*after_rm : nullptr); !s.ok()) {
+        return s;
+      }
       if (Status s = Wait(position); !s.ok()) return s;
 
       // The read-model rows of (after, end]: end is the last legacy key, or the end of the table
@@ -204,6 +228,7 @@ class TableCheck {
         Result<std::vector<Row>> page =
             read_model_.Scan(name(), after_rm ? &*after_rm : nullptr, n);
         if (!page.ok()) return page.status();
+        rm_rows.reserve(page->size());
         for (Row& row : *page) {
           SideRow side = ReadModelSide(std::move(row));
           if (!legacy_done && CompareKeys(side.key, legacy_rows.back().key) > 0) break;
@@ -262,6 +287,13 @@ class TableCheck {
       snapshot->reset();
       if (!rows.ok()) return rows.status();
       if (rows->empty()) break;
+      // Keys of these types need not order alike here; a chunk that does not move past `after`
+      // would loop forever.
+      if (after.has_value() && LegacyKeyOf(rows->back()) == *after) {
+        return Status::Corruption("legacy table '" + name() + "' returned key " + KeyJson(*after) +
+                                  " again: keys out of order (each chunk's " +
+                                  "keys must strictly increase)");
+      }
       after = LegacyKeyOf(rows->back());
       const bool done = rows->size() < n;
       legacy_rows.clear();
@@ -367,7 +399,7 @@ class TableCheck {
       return;
     }
     if (le - lb <= 1 && re - rb <= 1) {
-      if (lb < le && rb < re && l[lb].ckey == r[rb].ckey) {
+      if (lb < le && rb < re && CanonicalKeyOf(l[lb]) == CanonicalKeyOf(r[rb])) {
         out->push_back(Candidate{DifferenceKind::kChanged, &l[lb], &r[rb]});
         return;
       }
@@ -406,7 +438,7 @@ class TableCheck {
     }
     for (const Candidate& candidate : candidates) {
       const SideRow& some = candidate.legacy != nullptr ? *candidate.legacy : *candidate.read_model;
-      if (!changed.has_value() || changed->count(some.ckey) != 0) {
+      if (!changed.has_value() || changed->count(CanonicalKeyOf(some)) != 0) {
         Queue(candidate);
       } else {
         Report(candidate, position);
@@ -425,14 +457,15 @@ class TableCheck {
 
   void Queue(const Candidate& candidate) {
     const SideRow& some = candidate.legacy != nullptr ? *candidate.legacy : *candidate.read_model;
-    if (!queued_.insert(some.ckey).second) return;
+    std::string ckey = CanonicalKeyOf(some);
+    if (!queued_.insert(ckey).second) return;
     ++figures_.rechecked;
     if (pending_.size() >= options_.max_recheck) {
       ++figures_.unsettled;
       return;
     }
     Pending pending;
-    pending.ckey = some.ckey;
+    pending.ckey = std::move(ckey);
     if (candidate.legacy != nullptr) {
       pending.legacy_key = LegacyKeyOf(candidate.legacy->row);
       pending.read_model_key = candidate.legacy->key;

@@ -132,8 +132,10 @@ WaitFunction PipelineWait(LegacySource& source, ReadModelStore& read_model,
                           PipelineWaitOptions options);
 
 struct WatcherOptions {
-  // Legacy rows per chunk (and read-model rows per page). Default 1000; bounds memory.
-  std::size_t chunk_rows = 1000;
+  // Legacy rows per chunk (and read-model rows per page). Default 5000; bounds memory (two chunks
+  // of rows at a time). Larger chunks mean fewer snapshots and waits per row, but a
+  // rollback-journal SQLite snapshot blocks writers for the time one chunk takes to read.
+  std::size_t chunk_rows = 5000;
   // Required: how to wait for the pipeline (PipelineWait, or a no-op to compare two databases as
   // they are, e.g. an A/A comparison).
   WaitFunction wait;
@@ -161,7 +163,8 @@ class SyncWatcher {
   //   InvalidArgument: no tables, no wait function, a table unknown to the legacy database or
   //     without primary key (checked for every table before any comparison);
   //   Corruption: a read-model table whose columns do not match the legacy table's (message names
-  //     the column);
+  //     the column); a legacy chunk whose keys do not strictly increase (LegacySnapshot::ReadRows
+  //     broke its order; the check stops rather than loop);
   //   the errors of the databases and of the wait (Unavailable on a timeout).
   // A read-model table that does not exist at all is not an error: each legacy row is reported
   // missing (and nothing is waited for: there is no projection output to wait for).
