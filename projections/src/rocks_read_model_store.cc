@@ -165,6 +165,8 @@ class RocksReadModelStore final : public ReadModelStore {
   Result<std::optional<Row>> Get(std::string_view table, const Key& key) override;
   Result<std::vector<Row>> Scan(std::string_view table, const Key* after,
                                 std::size_t limit) override;
+  Status ScanInto(std::string_view table, const Key* after, std::size_t limit,
+                  std::vector<Row>* rows) override;
 
   std::string Describe() const override { return "rocksdb:" + dir_; }
 
@@ -468,6 +470,13 @@ Result<std::optional<Row>> RocksReadModelStore::Get(std::string_view table, cons
 
 Result<std::vector<Row>> RocksReadModelStore::Scan(std::string_view table, const Key* after,
                                                    std::size_t limit) {
+  std::vector<Row> rows;
+  SLUICE_RETURN_IF_ERROR(ScanInto(table, after, limit, &rows));
+  return rows;
+}
+
+Status RocksReadModelStore::ScanInto(std::string_view table, const Key* after, std::size_t limit,
+                                     std::vector<Row>* rows) {
   TableInfoPtr info = Cached(table);
   if (info == nullptr) return NoTable(table);
   std::string start = info->prefix;
@@ -476,26 +485,33 @@ Result<std::vector<Row>> RocksReadModelStore::Scan(std::string_view table, const
     internal::EncodeKey(info->schema, after->data(), &start);
     start.push_back('\0');  // the least key after *after: no encoded key is a prefix of another
   }
-  std::vector<Row> rows;
-  if (limit == 0) return rows;
+  std::size_t count = 0;
+  if (limit == 0) {
+    rows->clear();
+    return Status::Ok();
+  }
   const std::string end = TablePrefixEnd(info->id);
   rocksdb::Slice upper(end);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-  for (it->Seek(start); it->Valid() && rows.size() < limit; it->Next()) {
-    Row row(info->schema.width());
+  const std::size_t width = info->schema.width();
+  for (it->Seek(start); it->Valid() && count < limit; it->Next()) {
+    // The decoders overwrite values in place, keeping the capacity of strings already there.
+    if (count == rows->size()) rows->emplace_back();
+    Row& row = (*rows)[count++];
+    row.resize(width);
     std::string_view key = ToView(it->key());
     key.remove_prefix(internal::kTableIdBytes);
     Status decoded = internal::DecodeKey(info->schema, key, &row);
     if (decoded.ok()) decoded = internal::DecodeRowValue(info->schema, ToView(it->value()), &row);
     if (!decoded.ok()) return RowCorruption(info->schema, row, decoded);
-    rows.push_back(std::move(row));
   }
   if (!it->status().ok()) {
     return FromRocks(it->status(), "cannot scan table '" + info->schema.name + "'");
   }
-  return rows;
+  rows->resize(count);
+  return Status::Ok();
 }
 
 void RocksReadModelStore::DeleteTableRows(std::uint64_t id) {

@@ -600,6 +600,43 @@ TYPED_TEST_P(ReadModelStoreConformance, ScanPagesWithAfterAndLimit) {
   EXPECT_TRUE(none->empty());
 }
 
+TYPED_TEST_P(ReadModelStoreConformance, ScanIntoReusesTheVectorAndGivesWhatScanGives) {
+  using namespace conformance;
+  ASSERT_TRUE(IsOk(this->Create(Simple("reuse"))));
+  std::vector<Row> rows;
+  for (int i = 0; i < 23; ++i) {
+    Value text = i % 4 == 0 ? Value{} : T(std::string(static_cast<std::size_t>(i * 3), 'x'));
+    rows.push_back({I(i), text});
+  }
+  ASSERT_TRUE(IsOk(this->PutRows("reuse", rows)));
+
+  // A reused vector that starts with leftovers of other shapes and types.
+  std::vector<Row> page = {{T("old"), Value{Blob{"\x01"}}, I(7)},
+                           {},
+                           {I(1)},
+                           {I(2)},
+                           {I(3)},
+                           {I(4)},
+                           {I(5)},
+                           {I(6)},
+                           {I(7)},
+                           {I(8)}};
+  std::optional<Key> after;
+  std::vector<Row> collected;
+  for (std::size_t limit : {5u, 9u, 1u, 100u, 100u}) {
+    const Key* from = after.has_value() ? &*after : nullptr;
+    ASSERT_TRUE(IsOk(this->store().ScanInto("reuse", from, limit, &page)));
+    Result<std::vector<Row>> scanned = this->store().Scan("reuse", from, limit);
+    ASSERT_TRUE(IsOk(scanned));
+    EXPECT_EQ(page, *scanned) << "limit " << limit;
+    if (page.empty()) continue;
+    collected.insert(collected.end(), page.begin(), page.end());
+    after = Key{page.back()[0]};
+  }
+  EXPECT_EQ(collected, rows);
+  EXPECT_EQ(this->store().ScanInto("missing", nullptr, 10, &page).code(), StatusCode::kNotFound);
+}
+
 TYPED_TEST_P(ReadModelStoreConformance, ScanDoesNotMixTables) {
   using namespace conformance;
   ASSERT_TRUE(IsOk(this->Create(Simple("first"))));
@@ -991,7 +1028,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     LargeValuesRoundTrip, WrongTypesAndWidthsAreInvalidArgument, UnknownTableIsNotFound,
     CompositeKeysIdentifyRowsByEveryColumn, ScanOrdersIntegersNumerically,
     ScanOrdersTextBytewiseShorterFirst, ScanOrdersBlobsBytewiseWithZeroAndFfBytes,
-    ScanOrdersCompositeKeysColumnByColumn, ScanPagesWithAfterAndLimit, ScanDoesNotMixTables,
+    ScanOrdersCompositeKeysColumnByColumn, ScanPagesWithAfterAndLimit,
+    ScanIntoReusesTheVectorAndGivesWhatScanGives, ScanDoesNotMixTables,
     PutReplacesTheRowWithTheSameKey, TransactionReadsItsOwnWrites,
     DestroyingABatchWithoutCommitDiscardsEverything, BatchCannotBeUsedAfterCommit,
     OneCommitSpanningTablesAndDdlIsAtomic, TableCreatedInATransactionIsUsableInIt,

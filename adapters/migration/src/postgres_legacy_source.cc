@@ -361,6 +361,32 @@ Result<Row> RowOf(const pqxx::row& row, const std::vector<pg::Category>& categor
   return out;
 }
 
+// RowOf into `*out`, overwriting its values in place (text keeps its capacity).
+Status AssignRowOf(const pqxx::row& row, const std::vector<pg::Category>& categories, Row* out) {
+  out->resize(categories.size());
+  for (std::size_t i = 0; i < categories.size(); ++i) {
+    const pqxx::field field = row[static_cast<pqxx::row::size_type>(i)];
+    Value& value = (*out)[i];
+    if (field.is_null()) {
+      value = std::monostate{};
+      continue;
+    }
+    const std::string_view text(field.c_str(), field.size());
+    if (categories[i] == pg::Category::kText) {
+      if (auto* existing = std::get_if<std::string>(&value)) {
+        existing->assign(text);
+      } else {
+        value.emplace<std::string>(text);
+      }
+      continue;
+    }
+    Result<Value> parsed = pg::ValueFromText(categories[i], text);
+    if (!parsed.ok()) return parsed.status();
+    value = std::move(*parsed);
+  }
+  return Status::Ok();
+}
+
 // How a snapshot reads one table: its statements (prepared on each snapshot connection) and how
 // its columns become Values. Made from the LegacyTable a caller passes and the table in the
 // catalog, and good for as long as neither changes.
@@ -603,6 +629,13 @@ class PostgresSnapshot final : public LegacySnapshot {
 
   Result<std::vector<Row>> ReadRows(const LegacyTable& table, const Key* after,
                                     std::size_t limit) override {
+    std::vector<Row> rows;
+    if (Status s = ReadRowsInto(table, after, limit, &rows); !s.ok()) return s;
+    return rows;
+  }
+
+  Status ReadRowsInto(const LegacyTable& table, const Key* after, std::size_t limit,
+                      std::vector<Row>* rows) override {
     try {
       Result<std::shared_ptr<const Plan>> plan = PlanFor(table, after);
       if (!plan.ok()) return plan.status();
@@ -614,14 +647,12 @@ class PostgresSnapshot final : public LegacySnapshot {
       const pqxx::result result =
           tx_->exec_prepared(conn_->Prepared(after != nullptr ? (*plan)->after : (*plan)->first),
                              pqxx::prepare::make_dynamic_params(parameters));
-      std::vector<Row> rows;
-      rows.reserve(result.size());
+      rows->resize(result.size());
+      std::size_t i = 0;
       for (const pqxx::row& row : result) {
-        Result<Row> values = RowOf(row, (*plan)->categories);
-        if (!values.ok()) return values.status();
-        rows.push_back(std::move(*values));
+        if (Status s = AssignRowOf(row, (*plan)->categories, &(*rows)[i++]); !s.ok()) return s;
       }
-      return rows;
+      return Status::Ok();
     } catch (const std::exception& error) {
       return Failed(error, "read rows of '" + table.name + "'");
     }

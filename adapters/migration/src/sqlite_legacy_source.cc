@@ -299,6 +299,14 @@ class SqliteSnapshot final : public LegacySnapshot {
 
   Result<std::vector<Row>> ReadRows(const LegacyTable& table, const Key* after,
                                     std::size_t limit) override {
+    std::vector<Row> rows;
+    rows.reserve(std::min<std::size_t>(limit, 1 << 16));
+    if (Status s = ReadRowsInto(table, after, limit, &rows); !s.ok()) return s;
+    return rows;
+  }
+
+  Status ReadRowsInto(const LegacyTable& table, const Key* after, std::size_t limit,
+                      std::vector<Row>* rows) override {
     if (Status s = CheckShape(table, after); !s.ok()) return s;
     std::string sql = Select(table);
     const std::size_t keys = table.key.size();
@@ -329,7 +337,7 @@ class SqliteSnapshot final : public LegacySnapshot {
     parameters.reserve(limit_at);
     if (after != nullptr) parameters.assign(after->begin(), after->end());
     parameters.emplace_back(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
-    return Query(sql, parameters, std::min<std::size_t>(limit, 1 << 16));
+    return QueryInto(sql, parameters, rows);
   }
 
   Result<std::optional<Row>> ReadRow(const LegacyTable& table, const Key& key) override {
@@ -375,9 +383,16 @@ class SqliteSnapshot final : public LegacySnapshot {
   }
 
   // Every row of `sql` with `parameters` bound to ?1, ?2, ...; values by their storage class.
-  // `expected`: rows to reserve room for.
-  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& parameters,
-                                 std::size_t expected = 0) {
+  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<Value>& parameters) {
+    std::vector<Row> rows;
+    if (Status s = QueryInto(sql, parameters, &rows); !s.ok()) return s;
+    return rows;
+  }
+
+  // Query into `*rows`, overwriting the rows and values already there in place (keeping the
+  // capacity of their strings).
+  Status QueryInto(const std::string& sql, const std::vector<Value>& parameters,
+                   std::vector<Row>* rows) {
     Result<sqlite3_stmt*> prepared = connection_->Prepare(sql);
     if (!prepared.ok()) return prepared.status();
     sqlite3_stmt* const raw = *prepared;
@@ -405,40 +420,53 @@ class SqliteSnapshot final : public LegacySnapshot {
       }
       if (rc != SQLITE_OK) return connection_->Error(rc);
     }
-    std::vector<Row> rows;
-    rows.reserve(expected);
-    const int width = sqlite3_column_count(raw);
+    std::size_t count = 0;
+    const auto width = static_cast<std::size_t>(sqlite3_column_count(raw));
     while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-      Row& row = rows.emplace_back();
-      row.reserve(static_cast<std::size_t>(width));
-      for (int c = 0; c < width; ++c) {
-        switch (sqlite3_column_type(raw, c)) {
+      if (count == rows->size()) rows->emplace_back();
+      Row& row = (*rows)[count++];
+      row.resize(width);
+      for (std::size_t c = 0; c < width; ++c) {
+        const int at = static_cast<int>(c);
+        Value& value = row[c];
+        switch (sqlite3_column_type(raw, at)) {
           case SQLITE_INTEGER:
-            row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(raw, c)));
+            value = static_cast<std::int64_t>(sqlite3_column_int64(raw, at));
             break;
           case SQLITE_FLOAT:
-            row.emplace_back(sqlite3_column_double(raw, c));
+            value = sqlite3_column_double(raw, at);
             break;
           case SQLITE_TEXT: {
-            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, c));
-            row.emplace_back(std::in_place_type<std::string>, text,
-                             static_cast<std::size_t>(sqlite3_column_bytes(raw, c)));
+            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, at));
+            const auto size = static_cast<std::size_t>(sqlite3_column_bytes(raw, at));
+            if (auto* existing = std::get_if<std::string>(&value)) {
+              existing->assign(text, size);
+            } else {
+              value.emplace<std::string>(text, size);
+            }
             break;
           }
           case SQLITE_BLOB: {
-            const auto* bytes = static_cast<const char*>(sqlite3_column_blob(raw, c));
-            const auto size = static_cast<std::size_t>(sqlite3_column_bytes(raw, c));
-            row.emplace_back(Blob{bytes == nullptr ? std::string() : std::string(bytes, size)});
+            const auto* bytes = static_cast<const char*>(sqlite3_column_blob(raw, at));
+            const auto size = static_cast<std::size_t>(sqlite3_column_bytes(raw, at));
+            Blob* blob = std::get_if<Blob>(&value);
+            if (blob == nullptr) blob = &value.emplace<Blob>();
+            if (bytes == nullptr) {
+              blob->bytes.clear();
+            } else {
+              blob->bytes.assign(bytes, size);
+            }
             break;
           }
           default:
-            row.emplace_back(std::monostate{});
+            value = std::monostate{};
             break;
         }
       }
     }
     if (rc != SQLITE_DONE) return connection_->Error(rc);
-    return rows;
+    rows->resize(count);
+    return Status::Ok();
   }
 
   std::unique_ptr<SnapshotConnection> connection_;

@@ -1,6 +1,7 @@
 #include "sluice/migration/watcher.h"
 
 #include <algorithm>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -59,6 +60,43 @@ struct SideRow {
   Hash128 hash;         // canonical key + columns
   bool legacy = false;  // row in legacy column order (else read-model order)
 };
+
+// The rows of one side of a chunk. Slots are kept across chunks with their rows' and keys'
+// capacity, so a steady stream of chunks allocates nothing per row. References to slots stay
+// valid while rows are added (a deque), until clear().
+class SideRows {
+ public:
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const SideRow& operator[](std::size_t i) const { return slots_[i]; }
+  const SideRow& back() const { return slots_[size_ - 1]; }
+  void clear() { size_ = 0; }
+  void pop_back() { --size_; }
+  // A slot for one more row, holding whatever an earlier chunk left in it.
+  SideRow& Add() {
+    if (size_ == slots_.size()) slots_.emplace_back();
+    return slots_[size_++];
+  }
+
+ private:
+  std::deque<SideRow> slots_;
+  std::size_t size_ = 0;
+};
+
+// Whether ToReadModelValue(value, type) is `value` itself.
+bool KeepsType(const Value& value, ColumnType type) {
+  switch (type) {
+    case ColumnType::kInteger:
+      return std::holds_alternative<std::int64_t>(value);
+    case ColumnType::kReal:
+      return std::holds_alternative<double>(value);
+    case ColumnType::kText:
+      return std::holds_alternative<std::string>(value);
+    case ColumnType::kBlob:
+      return std::holds_alternative<Blob>(value);
+  }
+  return false;
+}
 
 struct Candidate {
   DifferenceKind kind = DifferenceKind::kMissing;
@@ -152,30 +190,49 @@ class TableCheck {
 
   SideRow LegacySide(Row row) {
     SideRow side;
-    side.legacy = true;
-    side.key.reserve(layout_.legacy.key.size());
-    for (std::size_t i = 0; i < layout_.legacy.key.size(); ++i) {
-      const Value& value = row[layout_.legacy.key[i]];
-      Result<Value> converted = ToReadModelValue(value, layout_.key_types[i]);
-      side.key.push_back(converted.ok() ? std::move(*converted) : value);
-    }
-    side.hash = HashLegacy(row);
-    side.row = std::move(row);
+    FillLegacySide(row, &side);
     return side;
   }
 
   SideRow ReadModelSide(Row row) {
     SideRow side;
-    side.key = KeyOf(row);
-    side.hash = HashReadModel(row);
-    side.row = std::move(row);
+    FillReadModelSide(row, &side);
     return side;
+  }
+
+  // Makes `*side` the legacy side of `row`, swapping rows: `row` gets the row `*side` held (with
+  // its capacity, for the next chunk to read into).
+  void FillLegacySide(Row& row, SideRow* side) {
+    side->legacy = true;
+    side->row.swap(row);
+    const Row& r = side->row;
+    side->key.resize(layout_.legacy.key.size());
+    for (std::size_t i = 0; i < layout_.legacy.key.size(); ++i) {
+      const Value& value = r[layout_.legacy.key[i]];
+      if (std::holds_alternative<std::monostate>(value) || KeepsType(value, layout_.key_types[i])) {
+        side->key[i] = value;  // in place: a string keeps its capacity
+        continue;
+      }
+      Result<Value> converted = ToReadModelValue(value, layout_.key_types[i]);
+      side->key[i] = converted.ok() ? std::move(*converted) : value;
+    }
+    side->hash = HashLegacy(r);
+  }
+
+  // Makes `*side` the read-model side of `row`, swapping rows like FillLegacySide.
+  void FillReadModelSide(Row& row, SideRow* side) {
+    side->legacy = false;
+    side->row.swap(row);
+    const Row& r = side->row;
+    side->key.assign(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(
+                                                std::min(r.size(), layout_.legacy.key.size())));
+    side->hash = HashReadModel(r);
   }
 
   // Corruption unless the keys of a legacy chunk strictly increase after `after` (read-model
   // form): a source that breaks LegacySnapshot::ReadRows's order would make the chunk loop run
   // forever.
-  Status CheckIncreasing(const std::vector<SideRow>& rows, const Key* after) const {
+  Status CheckIncreasing(const SideRows& rows, const Key* after) const {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const Key* previous = i > 0 ? &rows[i - 1].key : after;
       if (previous != nullptr && CompareKeys(*previous, rows[i].key) >= 0) {
@@ -199,22 +256,24 @@ class TableCheck {
     const std::size_t n = std::max<std::size_t>(options_.chunk_rows, 1);
     std::optional<Key> after_legacy;  // last key compared, legacy form
     std::optional<Key> after_rm;      // the same, read-model form
-    std::vector<SideRow> legacy_rows;
-    std::vector<SideRow> rm_rows;
+    SideRows legacy_rows;
+    SideRows rm_rows;
     std::vector<Hash128> hashes;
+    // What the sides read into; rows circulate between these and the slots (FillLegacySide).
+    std::vector<Row> legacy_read;
+    std::vector<Row> rm_read;
     for (;;) {
       if (Stopped()) return Status::Ok();
       Result<std::unique_ptr<LegacySnapshot>> snapshot = source_.OpenSnapshot();
       if (!snapshot.ok()) return snapshot.status();
       const CapturePosition position = (*snapshot)->position();
-      Result<std::vector<Row>> rows =
-          (*snapshot)->ReadRows(layout_.legacy, after_legacy ? &*after_legacy : nullptr, n);
+      Status read = (*snapshot)->ReadRowsInto(
+          layout_.legacy, after_legacy ? &*after_legacy : nullptr, n, &legacy_read);
       snapshot->reset();
-      if (!rows.ok()) return rows.status();
-      const bool legacy_done = rows->size() < n;
+      if (!read.ok()) return read;
+      const bool legacy_done = legacy_read.size() < n;
       legacy_rows.clear();
-      legacy_rows.reserve(rows->size());
-      for (Row& row : *rows) legacy_rows.push_back(LegacySide(std::move(row)));
+      for (Row& row : legacy_read) FillLegacySide(row, &legacy_rows.Add());
       if (Status s = CheckIncreasing(legacy_rows, after_rm ? &*after_rm : nullptr); !s.ok()) {
         return s;
       }
@@ -225,16 +284,19 @@ class TableCheck {
       rm_rows.clear();
       bool range_done = legacy_done;
       if (!layout_.read_model_missing) {
-        Result<std::vector<Row>> page =
-            read_model_.Scan(name(), after_rm ? &*after_rm : nullptr, n);
-        if (!page.ok()) return page.status();
-        rm_rows.reserve(page->size());
-        for (Row& row : *page) {
-          SideRow side = ReadModelSide(std::move(row));
-          if (!legacy_done && CompareKeys(side.key, legacy_rows.back().key) > 0) break;
-          rm_rows.push_back(std::move(side));
+        if (Status s = read_model_.ScanInto(name(), after_rm ? &*after_rm : nullptr, n, &rm_read);
+            !s.ok()) {
+          return s;
         }
-        if (page->size() == n && rm_rows.size() == n) {
+        for (Row& row : rm_read) {
+          SideRow& side = rm_rows.Add();
+          FillReadModelSide(row, &side);
+          if (!legacy_done && CompareKeys(side.key, legacy_rows.back().key) > 0) {
+            rm_rows.pop_back();
+            break;
+          }
+        }
+        if (rm_read.size() == n && rm_rows.size() == n) {
           // The page ended inside the range: compare up to its last key only.
           const Key& end = rm_rows.back().key;
           while (!legacy_rows.empty() && CompareKeys(legacy_rows.back().key, end) > 0) {
@@ -360,8 +422,8 @@ class TableCheck {
   }
 
   // Compares one chunk: hashes, then bisection down to rows (watcher.h).
-  Status CompareChunk(const std::vector<SideRow>& legacy, const std::vector<SideRow>& rm,
-                      const CapturePosition& position, std::vector<Hash128>& hashes) {
+  Status CompareChunk(const SideRows& legacy, const SideRows& rm, const CapturePosition& position,
+                      std::vector<Hash128>& hashes) {
     if (legacy.size() == rm.size() &&
         RangeHash(legacy, 0, legacy.size(), hashes) == RangeHash(rm, 0, rm.size(), hashes)) {
       return Status::Ok();
@@ -371,15 +433,15 @@ class TableCheck {
     return Settle(candidates, position);
   }
 
-  static Hash128 RangeHash(const std::vector<SideRow>& rows, std::size_t begin, std::size_t end,
+  static Hash128 RangeHash(const SideRows& rows, std::size_t begin, std::size_t end,
                            std::vector<Hash128>& hashes) {
     hashes.clear();
     for (std::size_t i = begin; i < end; ++i) hashes.push_back(rows[i].hash);
     return HashOfHashes(hashes.data(), hashes.size());
   }
 
-  static std::size_t LowerBound(const std::vector<SideRow>& rows, std::size_t begin,
-                                std::size_t end, const Key& key) {
+  static std::size_t LowerBound(const SideRows& rows, std::size_t begin, std::size_t end,
+                                const Key& key) {
     while (begin < end) {
       const std::size_t mid = begin + (end - begin) / 2;
       if (CompareKeys(rows[mid].key, key) < 0) {
@@ -391,9 +453,8 @@ class TableCheck {
     return begin;
   }
 
-  void Bisect(const std::vector<SideRow>& l, std::size_t lb, std::size_t le,
-              const std::vector<SideRow>& r, std::size_t rb, std::size_t re,
-              std::vector<Hash128>& hashes, std::vector<Candidate>* out) {
+  void Bisect(const SideRows& l, std::size_t lb, std::size_t le, const SideRows& r, std::size_t rb,
+              std::size_t re, std::vector<Hash128>& hashes, std::vector<Candidate>* out) {
     if (lb == le && rb == re) return;
     if (le - lb == re - rb && RangeHash(l, lb, le, hashes) == RangeHash(r, rb, re, hashes)) {
       return;

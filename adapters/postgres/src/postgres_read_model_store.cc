@@ -72,6 +72,41 @@ Result<Row> ReadRow(const pqxx::row& row, const TableSchema& schema, const std::
   return values;
 }
 
+// ReadRow into `*values`, overwriting them in place (text keeps its capacity).
+Status AssignRow(const pqxx::row& row, const TableSchema& schema, const std::string& where,
+                 Row* values) {
+  if (row.size() != schema.width()) {
+    return Status::Corruption(where + ": table " + Quoted(schema.name) +
+                              " has other columns than its catalog entry");
+  }
+  values->resize(schema.width());
+  for (std::size_t i = 0; i < schema.width(); ++i) {
+    const pqxx::field field = row[static_cast<pqxx::row::size_type>(i)];
+    Value& value = (*values)[i];
+    if (field.is_null()) {
+      value = std::monostate{};
+      continue;
+    }
+    const Column& column = ColumnAt(schema, i);
+    const std::string_view text(field.c_str(), field.size());
+    if (column.type == ColumnType::kText) {
+      if (auto* existing = std::get_if<std::string>(&value)) {
+        existing->assign(text);
+      } else {
+        value.emplace<std::string>(text);
+      }
+      continue;
+    }
+    Result<Value> parsed = postgres_internal::ParseField(column.type, text, column.name);
+    if (!parsed.ok()) {
+      return Status::Corruption(where + ": table " + Quoted(schema.name) + ": " +
+                                parsed.status().message());
+    }
+    value = std::move(parsed).value();
+  }
+  return Status::Ok();
+}
+
 std::vector<std::string> KeyParameters(const Key& key, std::vector<std::string> first = {}) {
   for (const Value& value : key) first.push_back(postgres_internal::KeyParameter(value));
   return first;
@@ -669,12 +704,19 @@ class PostgresReadModelStore final : public ReadModelStore {
 
   Result<std::vector<Row>> Scan(std::string_view table, const Key* after,
                                 std::size_t limit) override {
+    std::vector<Row> rows;
+    SLUICE_RETURN_IF_ERROR(ScanInto(table, after, limit, &rows));
+    return rows;
+  }
+
+  Status ScanInto(std::string_view table, const Key* after, std::size_t limit,
+                  std::vector<Row>* rows) override {
+    if (limit == 0) rows->clear();
     const auto max = static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max());
     const std::string bounded = std::to_string(std::min(limit, max));
-    return Read<std::vector<Row>>(
-        "scan " + Quoted(table),
-        [&](Connection& conn, pqxx::nontransaction& tx) -> Result<std::vector<Row>> {
-          return Checked<std::vector<Row>>(
+    Result<bool> scanned = Read<bool>(
+        "scan " + Quoted(table), [&](Connection& conn, pqxx::nontransaction& tx) -> Result<bool> {
+          return Checked<bool>(
               conn, tx, table,
               [&](const CatalogEntry& entry) -> Result<std::vector<std::string>> {
                 if (after != nullptr) SLUICE_RETURN_IF_ERROR(ValidateKey(entry.schema, *after));
@@ -685,26 +727,28 @@ class PostgresReadModelStore final : public ReadModelStore {
               },
               after != nullptr ? StatementKind::kCheckedScanAfter
                                : StatementKind::kCheckedScanFirst,
-              [&](const CatalogEntry& entry, const pqxx::result& r) -> Result<std::vector<Row>> {
-                std::vector<Row> rows;
-                if (r[0][0].is_null()) return rows;  // no row: the single row of NULLs
-                rows.reserve(r.size());
+              [&](const CatalogEntry& entry, const pqxx::result& r) -> Result<bool> {
+                if (r[0][0].is_null()) {  // no row: the single row of NULLs
+                  rows->clear();
+                  return true;
+                }
+                rows->resize(r.size());
+                std::size_t i = 0;
                 for (const pqxx::row& row : r) {
-                  Result<Row> read = ReadRow(row, entry.schema, where());
-                  if (!read.ok()) return read.status();
-                  rows.push_back(std::move(read).value());
+                  SLUICE_RETURN_IF_ERROR(AssignRow(row, entry.schema, where(), &(*rows)[i++]));
                 }
-                // The order of the inner ORDER BY survives the join in practice; make sure.
-                auto less = [&](const Row& a, const Row& b) {
-                  return CompareKeys(KeyOf(entry.schema, a), KeyOf(entry.schema, b)) < 0;
-                };
-                if (!std::is_sorted(rows.begin(), rows.end(), less)) {
-                  std::sort(rows.begin(), rows.end(), less);
+                // The order of the inner ORDER BY survives the join in practice; make sure. Keys
+                // are unique, so rows order by their key columns alone (CompareKeys stops at the
+                // first difference), without copying the keys out.
+                auto less = [](const Row& a, const Row& b) { return CompareKeys(a, b) < 0; };
+                if (!std::is_sorted(rows->begin(), rows->end(), less)) {
+                  std::sort(rows->begin(), rows->end(), less);
                 }
-                return rows;
+                return true;
               },
               limit == 0);
         });
+    return scanned.status();
   }
 
   std::string Describe() const override { return where(); }

@@ -355,9 +355,18 @@ Status Connection::Delete(Table& table, const Key& key) {
 }
 
 Result<std::vector<Row>> Connection::Scan(Table& table, const Key* after, std::size_t limit) {
-  if (after != nullptr) SLUICE_RETURN_IF_ERROR(ValidateKey(table.schema, *after));
   std::vector<Row> rows;
-  if (limit == 0) return rows;
+  SLUICE_RETURN_IF_ERROR(ScanInto(table, after, limit, &rows));
+  return rows;
+}
+
+Status Connection::ScanInto(Table& table, const Key* after, std::size_t limit,
+                            std::vector<Row>* rows) {
+  if (after != nullptr) SLUICE_RETURN_IF_ERROR(ValidateKey(table.schema, *after));
+  if (limit == 0) {
+    rows->clear();
+    return Status::Ok();
+  }
   auto what = [&table] { return "scan " + Quoted(table.schema.name); };
   StmtPtr& slot = after != nullptr ? table.scan_after : table.scan_first;
   if (!slot)
@@ -375,13 +384,20 @@ Result<std::vector<Row>> Connection::Scan(Table& table, const Key* after, std::s
   const auto bounded = static_cast<sqlite3_int64>(std::min<std::uint64_t>(limit, max));
   if (rc == SQLITE_OK) rc = sqlite3_bind_int64(stmt, limit_param, bounded);
   if (rc != SQLITE_OK) return Error(rc, what());
+  const std::size_t width = table.schema.width();
+  if (static_cast<std::size_t>(sqlite3_column_count(stmt)) != width) {
+    return Status::Corruption(where_ + ": a table has other columns than its catalog entry");
+  }
+  std::size_t count = 0;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-    Result<Row> row = ReadRow(stmt, table.schema.width());
-    if (!row.ok()) return row.status();
-    rows.push_back(std::move(row).value());
+    if (count == rows->size()) rows->emplace_back();
+    Row& row = (*rows)[count++];
+    row.resize(width);
+    for (std::size_t i = 0; i < width; ++i) AssignColumnValue(stmt, static_cast<int>(i), &row[i]);
   }
   if (rc != SQLITE_DONE) return Error(rc, what());
-  return rows;
+  rows->resize(count);
+  return Status::Ok();
 }
 
 template <typename Body>

@@ -79,6 +79,8 @@ class Connection {
   Status Put(Table& table, Row row);
   Status Delete(Table& table, const Key& key);
   Result<std::vector<Row>> Scan(Table& table, const Key* after, std::size_t limit);
+  // Scan into `*rows`, overwriting the rows and values already there in place.
+  Status ScanInto(Table& table, const Key* after, std::size_t limit, std::vector<Row>* rows);
 
   // DDL in the current (write) transaction, catalog included; the catalog copy follows.
   Status CreateTable(const TableSchema& schema);

@@ -250,6 +250,17 @@ class SqliteReadModelStore final : public ReadModelStore {
     });
   }
 
+  Status ScanInto(std::string_view table, const Key* after, std::size_t limit,
+                  std::vector<Row>* rows) override {
+    Result<bool> done = Read<bool>([&](Connection& conn) -> Result<bool> {
+      Result<Table*> found = conn.Find(table);
+      if (!found.ok()) return found.status();
+      SLUICE_RETURN_IF_ERROR(conn.ScanInto(**found, after, limit, rows));
+      return true;
+    });
+    return done.status();
+  }
+
   std::string Describe() const override { return "sqlite:" + path_; }
 
  private:

@@ -93,6 +93,45 @@ Value ColumnValue(sqlite3_stmt* stmt, int index) {
   }
 }
 
+void AssignColumnValue(sqlite3_stmt* stmt, int index, Value* value) {
+  switch (sqlite3_column_type(stmt, index)) {
+    case SQLITE_INTEGER:
+      *value = static_cast<std::int64_t>(sqlite3_column_int64(stmt, index));
+      return;
+    case SQLITE_FLOAT:
+      *value = sqlite3_column_double(stmt, index);
+      return;
+    case SQLITE_TEXT: {
+      // The pointer first, then the size (the order sqlite3_column_bytes documents).
+      const unsigned char* text = sqlite3_column_text(stmt, index);
+      const int size = sqlite3_column_bytes(stmt, index);
+      std::string* out = std::get_if<std::string>(value);
+      if (out == nullptr) out = &value->emplace<std::string>();
+      if (text == nullptr || size <= 0) {
+        out->clear();
+      } else {
+        out->assign(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+      }
+      return;
+    }
+    case SQLITE_BLOB: {
+      const void* bytes = sqlite3_column_blob(stmt, index);
+      const int size = sqlite3_column_bytes(stmt, index);
+      Blob* out = std::get_if<Blob>(value);
+      if (out == nullptr) out = &value->emplace<Blob>();
+      if (bytes == nullptr || size <= 0) {
+        out->bytes.clear();
+      } else {
+        out->bytes.assign(static_cast<const char*>(bytes), static_cast<std::size_t>(size));
+      }
+      return;
+    }
+    default:
+      *value = std::monostate{};
+      return;
+  }
+}
+
 std::string_view SqlType(ColumnType type) {
   switch (type) {
     case ColumnType::kInteger:

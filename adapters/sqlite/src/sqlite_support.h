@@ -57,6 +57,8 @@ Status SqliteStatus(sqlite3* db, int rc, std::string_view where, std::string_vie
 int BindValue(sqlite3_stmt* stmt, int index, const Value& value);
 // Column `index` (0-based) of the current row, by its stored type.
 Value ColumnValue(sqlite3_stmt* stmt, int index);
+// ColumnValue assigned to `*value` in place: a string or blob already there keeps its capacity.
+void AssignColumnValue(sqlite3_stmt* stmt, int index, Value* value);
 
 // The SQL type of a column type: INTEGER, REAL, TEXT, BLOB.
 std::string_view SqlType(ColumnType type);

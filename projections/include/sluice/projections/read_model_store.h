@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sluice/core/status.h"
@@ -76,6 +77,17 @@ class ReadModelStore {
   // key (CompareKeys). NotFound if the table does not exist.
   virtual Result<std::vector<Row>> Scan(std::string_view table, const Key* after,
                                         std::size_t limit) = 0;
+  // Scan into `*rows`: on success `*rows` holds exactly the rows Scan would return. Rows and
+  // values already in `*rows` are overwritten in place, so a caller that reuses one vector across
+  // pages keeps the capacity of its rows and strings (no allocation per row once it has grown).
+  // On failure `*rows` is left in an unspecified but valid state. The default calls Scan.
+  virtual Status ScanInto(std::string_view table, const Key* after, std::size_t limit,
+                          std::vector<Row>* rows) {
+    Result<std::vector<Row>> page = Scan(table, after, limit);
+    if (!page.ok()) return page.status();
+    *rows = std::move(*page);
+    return Status::Ok();
+  }
 
   // Where the store lives, for messages: "sqlite:/path", "rocksdb:/dir", "memory:".
   virtual std::string Describe() const = 0;

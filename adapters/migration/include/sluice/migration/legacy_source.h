@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sluice/core/status.h"
@@ -107,6 +108,18 @@ class LegacySnapshot {
   // column's collation).
   virtual Result<std::vector<Row>> ReadRows(const LegacyTable& table, const Key* after,
                                             std::size_t limit) = 0;
+
+  // ReadRows into `*rows`: on success `*rows` holds exactly the rows ReadRows would return. Rows
+  // and values already in `*rows` are overwritten in place, so a caller that reuses one vector
+  // across chunks keeps the capacity of its rows and strings. On failure `*rows` is left in an
+  // unspecified but valid state. The default calls ReadRows.
+  virtual Status ReadRowsInto(const LegacyTable& table, const Key* after, std::size_t limit,
+                              std::vector<Row>* rows) {
+    Result<std::vector<Row>> read = ReadRows(table, after, limit);
+    if (!read.ok()) return read.status();
+    *rows = std::move(*read);
+    return Status::Ok();
+  }
 
   // The row with this key (key values in primary-key order), or nullopt.
   virtual Result<std::optional<Row>> ReadRow(const LegacyTable& table, const Key& key) = 0;
