@@ -69,20 +69,6 @@ Status CheckColumnName(std::string_view table, std::string_view name) {
   return Status::Ok();
 }
 
-bool HoldsType(const Value& value, ColumnType type) {
-  switch (type) {
-    case ColumnType::kInteger:
-      return std::holds_alternative<std::int64_t>(value);
-    case ColumnType::kReal:
-      return std::holds_alternative<double>(value);
-    case ColumnType::kText:
-      return std::holds_alternative<std::string>(value);
-    case ColumnType::kBlob:
-      return std::holds_alternative<Blob>(value);
-  }
-  return false;
-}
-
 std::string_view ValueTypeName(const Value& value) {
   switch (value.index()) {
     case 0:
@@ -127,7 +113,7 @@ Status CheckKeyValues(const TableSchema& schema, const Value* values) {
       return Status::InvalidArgument("table " + Quote(schema.name) + ": key column " +
                                      Quote(column.name) + " cannot be NULL");
     }
-    if (!HoldsType(values[i], column.type)) return WrongType(schema, column, values[i]);
+    if (!HasColumnType(values[i], column.type)) return WrongType(schema, column, values[i]);
   }
   return Status::Ok();
 }
@@ -283,7 +269,7 @@ Status ValidateRow(const TableSchema& schema, Row* row) {
         continue;
       }
     }
-    if (!HoldsType(value, column.type)) return WrongType(schema, column, value);
+    if (!HasColumnType(value, column.type)) return WrongType(schema, column, value);
   }
   return Status::Ok();
 }
@@ -327,6 +313,20 @@ std::string DescribeValue(const Value& value) {
       return out;
     }
   }
+}
+
+bool HasColumnType(const Value& value, ColumnType type) {
+  switch (type) {
+    case ColumnType::kInteger:
+      return std::holds_alternative<std::int64_t>(value);
+    case ColumnType::kReal:
+      return std::holds_alternative<double>(value);
+    case ColumnType::kText:
+      return std::holds_alternative<std::string>(value);
+    case ColumnType::kBlob:
+      return std::holds_alternative<Blob>(value);
+  }
+  return false;
 }
 
 }  // namespace sluice

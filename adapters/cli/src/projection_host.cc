@@ -9,6 +9,7 @@
 
 #include "sluice/cli/read_model_url.h"
 #include "sluice/eventstore/rocks_event_store.h"
+#include "store_access.h"
 
 namespace sluice {
 namespace {
@@ -23,25 +24,6 @@ constexpr milliseconds kPollInterval{20};
 constexpr milliseconds kStateInterval{250};
 
 constexpr GlobalPosition kEndOfTime = ~GlobalPosition{0};
-
-Result<std::unique_ptr<RocksEventStore>> OpenStore(const std::string& dir, int interval_ms) {
-  std::error_code ec;
-  if (dir.empty()) return Status::InvalidArgument("no store folder given");
-  if (!std::filesystem::is_directory(dir, ec)) {
-    return Status::NotFound(
-        "no store at '" + dir +
-        "': " + (std::filesystem::exists(dir, ec) ? "not a folder" : "the folder does not exist"));
-  }
-  RocksEventStoreOptions options;
-  options.create_if_missing = false;
-  options.follow_interval_ms = interval_ms;
-  Result<std::unique_ptr<RocksEventStore>> store = RocksEventStore::OpenFollower(dir, options);
-  if (!store.ok()) return store.status().WithContext("cannot open store '" + dir + "' for reading");
-  if (Status s = (*store)->Refresh(); !s.ok()) {
-    return s.WithContext("cannot catch up with the writer of store '" + dir + "'");
-  }
-  return store;
-}
 
 }  // namespace
 
@@ -167,7 +149,7 @@ Result<std::unique_ptr<ProjectionHost>> ProjectionHost::Start(const ProjectionHo
     return url.status();
   }
   Result<std::unique_ptr<RocksEventStore>> events =
-      OpenStore(options.store_dir, options.follow_interval_ms);
+      cli::OpenFollowerStore(options.store_dir, options.follow_interval_ms);
   if (!events.ok()) return events.status();
   Result<std::unique_ptr<ReadModelStore>> read_model = OpenReadModel(options.read_model_url);
   if (!read_model.ok()) {

@@ -83,21 +83,6 @@ class SideRows {
   std::size_t size_ = 0;
 };
 
-// Whether ToReadModelValue(value, type) is `value` itself.
-bool KeepsType(const Value& value, ColumnType type) {
-  switch (type) {
-    case ColumnType::kInteger:
-      return std::holds_alternative<std::int64_t>(value);
-    case ColumnType::kReal:
-      return std::holds_alternative<double>(value);
-    case ColumnType::kText:
-      return std::holds_alternative<std::string>(value);
-    case ColumnType::kBlob:
-      return std::holds_alternative<Blob>(value);
-  }
-  return false;
-}
-
 struct Candidate {
   DifferenceKind kind = DifferenceKind::kMissing;
   const SideRow* legacy = nullptr;
@@ -209,7 +194,8 @@ class TableCheck {
     side->key.resize(layout_.legacy.key.size());
     for (std::size_t i = 0; i < layout_.legacy.key.size(); ++i) {
       const Value& value = r[layout_.legacy.key[i]];
-      if (std::holds_alternative<std::monostate>(value) || KeepsType(value, layout_.key_types[i])) {
+      if (std::holds_alternative<std::monostate>(value) ||
+          HasColumnType(value, layout_.key_types[i])) {
         side->key[i] = value;  // in place: a string keeps its capacity
         continue;
       }

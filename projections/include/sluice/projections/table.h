@@ -57,6 +57,9 @@ using Row = std::vector<Value>;
 // bytewise (memcmp, then shorter first). Only keys of one table's schema are compared.
 std::strong_ordering CompareKeys(const Key& a, const Key& b);
 
+// Whether `value` is of `type` (an integer for kInteger, a double for kReal, ...); NULL is not.
+bool HasColumnType(const Value& value, ColumnType type);
+
 // The first schema.key.size() values of `row`.
 Key KeyOf(const TableSchema& schema, const Row& row);
 
