@@ -3,8 +3,8 @@
 #include <string>
 #include <utility>
 
-#include "base64.h"
 #include "sluice/core/append_rules.h"
+#include "sluice/core/base64.h"
 #include "sluice/core/uuid.h"
 
 namespace sluice::cli {
@@ -148,6 +148,19 @@ nlohmann::ordered_json RecordedEventToJson(const RecordedEvent& event) {
   for (const auto& [key, value] : event.metadata.extra) metadata[key] = value;
   out["metadata"] = std::move(metadata);
   out["recorded_at"] = event.recorded_at_us;
+  return out;
+}
+
+nlohmann::ordered_json ProjectionReportToJson(const ProjectionReport& report) {
+  nlohmann::ordered_json out;
+  out["name"] = report.name;
+  out["checkpoint"] = report.checkpoint;
+  out["head"] = report.head;
+  out["lag"] = report.lag_events;
+  out["state"] = std::string(ProjectionStateName(report.state));
+  out["parked"] = report.parked;
+  out["partitions"] = report.partitions;
+  if (!report.error.empty()) out["error"] = report.error;
   return out;
 }
 

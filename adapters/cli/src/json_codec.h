@@ -26,6 +26,7 @@
 
 #include "sluice/core/event.h"
 #include "sluice/core/status.h"
+#include "sluice/projections/projection_worker.h"
 
 namespace sluice::cli {
 
@@ -34,5 +35,9 @@ Result<EventData> ParseEventLine(std::string_view line);
 
 // One line of `read` output (keys in the documented order).
 nlohmann::ordered_json RecordedEventToJson(const RecordedEvent& event);
+
+// A projection as `sluice project` and `sluice projections` print it: {"name", "checkpoint",
+// "head", "lag", "state", "parked", "partitions"} and "error" when it failed.
+nlohmann::ordered_json ProjectionReportToJson(const ProjectionReport& report);
 
 }  // namespace sluice::cli

@@ -14,6 +14,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "json_codec.h"
 #include "legacy_access.h"
 #include "output.h"
 #include "read_model_access.h"
@@ -54,14 +55,7 @@ nlohmann::ordered_json MirrorReportToJson(const std::string& table,
                                           const ProjectionReport& report) {
   nlohmann::ordered_json out;
   out["table"] = table;
-  out["name"] = report.name;
-  out["checkpoint"] = report.checkpoint;
-  out["head"] = report.head;
-  out["lag"] = report.lag_events;
-  out["state"] = std::string(ProjectionStateName(report.state));
-  out["parked"] = report.parked;
-  out["partitions"] = report.partitions;
-  if (!report.error.empty()) out["error"] = report.error;
+  out.update(ProjectionReportToJson(report));
   return out;
 }
 

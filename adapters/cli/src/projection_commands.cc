@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "json_codec.h"
 #include "output.h"
 #include "read_model_access.h"
 #include "sluice/cli/projection_host.h"
@@ -26,19 +27,6 @@ namespace sluice::cli {
 namespace {
 
 constexpr int kMaxPartitions = 64;
-
-nlohmann::ordered_json ReportToJson(const ProjectionReport& report) {
-  nlohmann::ordered_json out;
-  out["name"] = report.name;
-  out["checkpoint"] = report.checkpoint;
-  out["head"] = report.head;
-  out["lag"] = report.lag_events;
-  out["state"] = std::string(ProjectionStateName(report.state));
-  out["parked"] = report.parked;
-  out["partitions"] = report.partitions;
-  if (!report.error.empty()) out["error"] = report.error;
-  return out;
-}
 
 // Splits each NAME[,NAME...]; prints the problem and returns an empty list if a name is empty or
 // repeated.
@@ -128,7 +116,8 @@ int RunProject(const ProjectFlags& flags, const ProjectionRegistry& registry) {
     return kExitFailure;
   }
   const Status ended = (*host)->Run(signals.flag());
-  for (const ProjectionReport& report : (*host)->Reports()) PrintJsonLine(ReportToJson(report));
+  for (const ProjectionReport& report : (*host)->Reports())
+    PrintJsonLine(ProjectionReportToJson(report));
   const bool output_ok = FinishOutput();
   if (!ended.ok()) {
     PrintError(ended.message());
@@ -159,7 +148,7 @@ int RunProjections(const ReadModelFlags& flags) {
       PrintError("describing projection " + name + " failed", report.status());
       return kExitFailure;
     }
-    PrintJsonLine(ReportToJson(*report));
+    PrintJsonLine(ProjectionReportToJson(*report));
   }
   return FinishOutput() ? kExitOk : kExitFailure;
 }

@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "sluice/migration/legacy_source.h"
+#include "sqlite_db.h"
 
 namespace sluice::migration {
 namespace {

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "sluice/core/status.h"
+#include "sluice/migration/legacy_source.h"
 
 namespace sluice::migration {
 
@@ -80,5 +81,10 @@ class Transaction {
   Database& db_;
   bool open_ = false;
 };
+
+// The logical type of a SQLite column from its declared type, by SQLite's affinity rules
+// (https://sqlite.org/datatype3.html 3.1) refined by name: BOOL, DATE, DATETIME/TIMESTAMP,
+// TIMESTAMPTZ or WITH TIME ZONE.
+LogicalType SqliteLogicalType(std::string_view declared_type);
 
 }  // namespace sluice::migration

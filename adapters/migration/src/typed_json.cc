@@ -4,7 +4,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <variant>
+
+#include "sluice/core/base64.h"
 
 namespace sluice::migration {
 namespace {
@@ -83,8 +86,8 @@ Result<Value> ValueOfTyped(const Json& json) {
   if (json.is_string()) return Value{json.get<std::string>()};
   if (json.is_object() && json.size() == 1) {
     if (const auto blob = json.find("$blob"); blob != json.end() && blob->is_string()) {
-      Result<std::string> bytes = Base64Decode(blob->get<std::string>());
-      if (!bytes.ok()) return bytes.status();
+      std::optional<std::string> bytes = Base64Decode(blob->get<std::string>());
+      if (!bytes) return Status::Corruption("typed JSON: bad base64 in " + json.dump());
       return Value{Blob{std::move(*bytes)}};
     }
     if (const auto real = json.find("$real"); real != json.end() && real->is_string()) {
@@ -95,15 +98,6 @@ Result<Value> ValueOfTyped(const Json& json) {
     }
   }
   return Status::Corruption("typed JSON: not a value: " + json.dump());
-}
-
-int Base64Digit(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
 }
 
 }  // namespace
@@ -122,53 +116,6 @@ Result<std::string> CanonicalFromRaw(std::string_view raw) {
   } catch (const Json::exception& e) {
     return Status::Corruption(std::string("change log: ") + e.what());
   }
-}
-
-std::string Base64Encode(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const unsigned n = static_cast<unsigned char>(bytes[i]) << 16 |
-                       static_cast<unsigned char>(bytes[i + 1]) << 8 |
-                       static_cast<unsigned char>(bytes[i + 2]);
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    unsigned n = static_cast<unsigned char>(bytes[i]) << 16;
-    if (rest == 2) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += kAlphabet[n >> 18];
-    out += kAlphabet[(n >> 12) & 63];
-    out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-Result<std::string> Base64Decode(std::string_view text) {
-  if (text.size() % 4 != 0) return Status::Corruption("base64: length is not a multiple of 4");
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    const int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=' && text[i + 3] == '=') : 0;
-    unsigned n = 0;
-    for (std::size_t j = 0; j < 4; ++j) {
-      const int digit = j >= 4 - static_cast<std::size_t>(pad) ? 0 : Base64Digit(text[i + j]);
-      if (digit < 0) return Status::Corruption("base64: bad character");
-      n = n << 6 | static_cast<unsigned>(digit);
-    }
-    out += static_cast<char>(n >> 16);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(n & 0xff);
-  }
-  return out;
 }
 
 std::string TypedJsonOf(const std::vector<std::string>& names, const std::vector<Value>& values) {

@@ -20,11 +20,6 @@ namespace sluice::migration {
 // or holds text that is not UTF-8.
 Result<std::string> CanonicalFromRaw(std::string_view raw);
 
-// Standard base64 with padding.
-std::string Base64Encode(std::string_view bytes);
-// Its inverse; Corruption for anything that is not padded standard base64.
-Result<std::string> Base64Decode(std::string_view text);
-
 // The canonical typed JSON object {names[i]: values[i]} (change.h), in the order given. A NaN or
 // infinite real becomes {"$real": ...}. `names` and `values` have the same size.
 std::string TypedJsonOf(const std::vector<std::string>& names, const std::vector<Value>& values);

@@ -47,11 +47,6 @@ enum class LogicalType : std::uint8_t {
 // "other".
 std::string_view LogicalTypeName(LogicalType type);
 
-// The logical type of a SQLite column from its declared type, by SQLite's affinity rules
-// (https://sqlite.org/datatype3.html 3.1) refined by name: BOOL, DATE, DATETIME/TIMESTAMP,
-// TIMESTAMPTZ or WITH TIME ZONE.
-LogicalType SqliteLogicalType(std::string_view declared_type);
-
 // The read-model column type the mirror gives a legacy column: integer and boolean -> kInteger,
 // real -> kReal, blob -> kBlob, everything else -> kText (decimals stay exact as text).
 ColumnType ReadModelTypeOf(LogicalType type);

@@ -1,9 +1,9 @@
-#include "base64.h"
+#include "sluice/core/base64.h"
 
 #include <array>
 #include <cstdint>
 
-namespace sluice::cli {
+namespace sluice {
 namespace {
 
 constexpr std::string_view kAlphabet =
@@ -65,4 +65,4 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
-}  // namespace sluice::cli
+}  // namespace sluice
