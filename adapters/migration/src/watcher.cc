@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -137,22 +138,23 @@ class TableCheck {
     figures_.position = std::max(figures_.position, position.change_id);
   }
 
-  // buffer_ is reused across rows and chunks: hashing allocates nothing once it has grown.
+  // The buffers are reused across rows and chunks: hashing allocates nothing once they have
+  // grown. One per side, as the sides are read and hashed at the same time (RunRanges).
   Hash128 HashLegacy(const Row& row) {
-    buffer_.clear();
+    legacy_buffer_.clear();
     for (std::size_t i = 0; i < layout_.order.size(); ++i) {
       const std::size_t c = layout_.order[i];
-      AppendCanonical(row[c], layout_.canonical[c], &buffer_);
+      AppendCanonical(row[c], layout_.canonical[c], &legacy_buffer_);
     }
-    return HashBytes(buffer_);
+    return HashBytes(legacy_buffer_);
   }
 
   Hash128 HashReadModel(const Row& row) {
-    buffer_.clear();
+    rm_buffer_.clear();
     for (std::size_t i = 0; i < layout_.order.size() && i < row.size(); ++i) {
-      AppendCanonical(row[i], layout_.canonical[layout_.order[i]], &buffer_);
+      AppendCanonical(row[i], layout_.canonical[layout_.order[i]], &rm_buffer_);
     }
-    return HashBytes(buffer_);
+    return HashBytes(rm_buffer_);
   }
 
   // The canonical key of a side's row: the prefix of what its hash covers.
@@ -253,36 +255,46 @@ class TableCheck {
       Result<std::unique_ptr<LegacySnapshot>> snapshot = source_.OpenSnapshot();
       if (!snapshot.ok()) return snapshot.status();
       const CapturePosition position = (*snapshot)->position();
-      Status read = (*snapshot)->ReadRowsInto(
-          layout_.legacy, after_legacy ? &*after_legacy : nullptr, n, &legacy_read);
-      snapshot->reset();
-      if (!read.ok()) return read;
-      const bool legacy_done = legacy_read.size() < n;
-      legacy_rows.clear();
-      for (Row& row : legacy_read) FillLegacySide(row, &legacy_rows.Add());
-      if (Status s = CheckIncreasing(legacy_rows, after_rm ? &*after_rm : nullptr); !s.ok()) {
-        return s;
+      // Both sides are read and hashed at the same time: the legacy chunk on a second thread,
+      // which ends the snapshot as soon as it has the rows (a legacy SQLite database in rollback
+      // journal mode admits no writer while a snapshot is open, and the tailer's checkpoint is a
+      // write); here, the wait for the pipeline to process `position`, then the read-model rows
+      // of (after, ...]. Neither read depends on the other; the range is cut afterwards.
+      bool legacy_done = false;
+      std::future<Status> legacy_read_done = std::async(
+          std::launch::async, [&, snapshot = std::move(*snapshot),
+                               after = after_legacy ? &*after_legacy : nullptr]() mutable {
+            Status read = snapshot->ReadRowsInto(layout_.legacy, after, n, &legacy_read);
+            snapshot.reset();
+            if (!read.ok()) return read;
+            legacy_done = legacy_read.size() < n;
+            legacy_rows.clear();
+            for (Row& row : legacy_read) FillLegacySide(row, &legacy_rows.Add());
+            return CheckIncreasing(legacy_rows, after_rm ? &*after_rm : nullptr);
+          });
+      rm_rows.clear();
+      Status rm_read_status = Wait(position);
+      if (rm_read_status.ok() && !layout_.read_model_missing) {
+        rm_read_status = read_model_.ScanInto(name(), after_rm ? &*after_rm : nullptr, n, &rm_read);
+        if (rm_read_status.ok()) {
+          for (Row& row : rm_read) FillReadModelSide(row, &rm_rows.Add());
+        }
       }
-      if (Status s = Wait(position); !s.ok()) return s;
+      Status legacy_status = legacy_read_done.get();
+      if (!legacy_status.ok()) return legacy_status;
+      if (!rm_read_status.ok()) return rm_read_status;
 
       // The read-model rows of (after, end]: end is the last legacy key, or the end of the table
       // after the final legacy chunk; a full page of read-model rows ends the range earlier.
-      rm_rows.clear();
       bool range_done = legacy_done;
       if (!layout_.read_model_missing) {
-        if (Status s = read_model_.ScanInto(name(), after_rm ? &*after_rm : nullptr, n, &rm_read);
-            !s.ok()) {
-          return s;
-        }
-        for (Row& row : rm_read) {
-          SideRow& side = rm_rows.Add();
-          FillReadModelSide(row, &side);
-          if (!legacy_done && CompareKeys(side.key, legacy_rows.back().key) > 0) {
+        const std::size_t page = rm_rows.size();
+        if (!legacy_done) {
+          while (!rm_rows.empty() && CompareKeys(rm_rows.back().key, legacy_rows.back().key) > 0) {
             rm_rows.pop_back();
-            break;
           }
         }
-        if (rm_read.size() == n && rm_rows.size() == n) {
+        if (page == n && rm_rows.size() == n) {
           // The page ended inside the range: compare up to its last key only.
           const Key& end = rm_rows.back().key;
           while (!legacy_rows.empty() && CompareKeys(legacy_rows.back().key, end) > 0) {
@@ -644,7 +656,8 @@ class TableCheck {
   Layout& layout_;
   WatchFigures& figures_;
   const std::function<void()>& progress_;
-  std::string buffer_;
+  std::string legacy_buffer_;
+  std::string rm_buffer_;
   ChangeId verified_ = -1;
   std::vector<Pending> pending_;
   std::unordered_set<std::string> queued_;  // canonical keys ever queued (bounded by max_recheck)

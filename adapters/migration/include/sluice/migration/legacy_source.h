@@ -10,7 +10,8 @@
 // statement moved another row onto the old key (PostgreSQL with a deferrable key: a shift
 // `SET id = id + 1` or a swap), the old key's change is a kUpdate to that row instead.
 //
-// Thread safety: one object is used by one thread at a time.
+// Thread safety: one object is used by one thread at a time. A snapshot is an object of its own:
+// it may be used (and destroyed) on one thread while its source is used on another.
 #pragma once
 
 #include <cstddef>

@@ -3,12 +3,13 @@
 // user's view.
 //
 // For each table, chunk by chunk in key order:
-//   1. read up to chunk_rows legacy rows after the last key from a fresh LegacySnapshot, note its
-//      CapturePosition P and close the snapshot at once;
-//   2. wait until the pipeline (tailer, then the projection `mirror.<table>`) has processed P
-//      (WatcherOptions::wait; by default PipelineWait below);
-//   3. read the read-model rows of the same key range and hash both sides (canonical.h: one
-//      XXH3-128 per row over the canonical key and columns, one per chunk over the row hashes);
+//   1. open a fresh LegacySnapshot and note its CapturePosition P; on a second thread, read up to
+//      chunk_rows legacy rows after the last key from it, close it at once, and hash them;
+//   2. meanwhile, wait until the pipeline (tailer, then the projection `mirror.<table>`) has
+//      processed P (WatcherOptions::wait; by default PipelineWait below);
+//   3. then read the read-model rows after the last key and hash them (canonical.h: one XXH3-128
+//      per row over the canonical key and columns), while the legacy side may still be reading;
+//      both sides are cut to the same key range, and one hash per chunk covers the row hashes;
 //   4. equal chunk hashes: in sync. Otherwise bisect (hashes of halves, recursively) down to
 //      single rows and diff them column by column;
 //   5. a differing key that changed after P (LegacySource::KeysChangedAfter) is in flight: it
