@@ -25,6 +25,8 @@ packages=(
   libpqxx-dev          # PostgreSQL read-model store (libpqxx 6.4, with libpq)
   postgresql           # PostgreSQL 15: the throwaway test server (scripts/postgres-test-server.sh)
   libxxhash-dev        # XXH3 128-bit hashes of the sync watcher's chunks
+  librabbitmq-dev      # rabbitmq-c 0.11: messaging over RabbitMQ (sluice::rabbitmq)
+  rabbitmq-server      # RabbitMQ 3.10: the throwaway test broker (scripts/rabbitmq-test-server.sh)
 )
 
 missing=()

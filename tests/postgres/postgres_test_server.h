@@ -13,14 +13,10 @@
 #include <pqxx/pqxx>
 #include <string>
 
+#include "server_requirement.h"
 #include "sluice/projections/sql_schema_text.h"
 
 namespace sluice::testing {
-
-inline bool OnCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && (std::string(ci) == "true" || std::string(ci) == "1");
-}
 
 // Why the server cannot be used ("" if it can), found out once per process.
 inline const std::string& PostgresUnavailableReason() {
@@ -41,20 +37,12 @@ inline const std::string& PostgresUnavailableReason() {
   return reason;
 }
 
-namespace internal {
-// GTEST_SKIP and GTEST_FAIL return from the function they are in: this one.
-inline void RecordNoServer(const std::string& reason) {
-  if (OnCi()) GTEST_FAIL() << "PostgreSQL tests must run on CI (CI=true): " << reason;
-  GTEST_SKIP() << "no PostgreSQL server: " << reason;
-}
-}  // namespace internal
-
 // The server's URL, or "" after skipping (or, on CI, failing) the current test. Call it in a
 // fixture's constructor or SetUp; GoogleTest runs no more of a test that skipped or failed there.
 inline std::string RequirePostgres() {
   const std::string& reason = PostgresUnavailableReason();
   if (!reason.empty()) {
-    internal::RecordNoServer(reason);
+    internal::RecordNoServer("PostgreSQL", reason);
     return {};
   }
   return std::getenv("SLUICE_TEST_POSTGRES_URL");

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <utility>
 
+#include "sluice/core/url_parts.h"
+
 namespace sluice::postgres_internal {
 namespace {
 
@@ -14,36 +16,12 @@ Status Malformed(std::string_view why) {
                                  std::string(kForm));
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // %XX-decodes `part` (named `what` in messages) into `*out`.
 Status Decode(std::string_view part, std::string_view what, std::string* out) {
-  out->clear();
-  for (std::size_t i = 0; i < part.size(); ++i) {
-    if (part[i] != '%') {
-      out->push_back(part[i]);
-      continue;
-    }
-    const int high = i + 2 < part.size() ? HexDigit(part[i + 1]) : -1;
-    const int low = high >= 0 ? HexDigit(part[i + 2]) : -1;
-    if (low < 0) return Malformed("a bad %-escape in the " + std::string(what));
-    out->push_back(static_cast<char>(high * 16 + low));
-    i += 2;
-  }
-  if (out->find('\0') != std::string::npos) {
-    return Malformed("a NUL byte in the " + std::string(what));
-  }
+  std::optional<std::string> decoded = PercentDecode(part);
+  if (!decoded) return Malformed("a bad %-escape or a NUL byte in the " + std::string(what));
+  *out = std::move(*decoded);
   return Status::Ok();
-}
-
-bool IsHostChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '-' || c == '_' || c == ':';
 }
 
 // A libpq connection-string value: quoted, with ' and \ escaped.
@@ -96,38 +74,10 @@ Result<ServerAddress> ParseServerUrl(std::string_view url) {
   SLUICE_RETURN_IF_ERROR(Decode(path, "database name", &address.dbname));
   if (address.dbname.empty()) return Malformed("no database name");
 
-  std::string_view port;
-  if (!hostport.empty() && hostport.front() == '[') {
-    const std::size_t close = hostport.find(']');
-    if (close == std::string_view::npos) return Malformed("an unclosed [ in the host");
-    address.host = std::string(hostport.substr(1, close - 1));
-    hostport.remove_prefix(close + 1);
-    if (!hostport.empty()) {
-      if (hostport.front() != ':') return Malformed("text after the host");
-      port = hostport.substr(1);
-      if (port.empty()) return Malformed("an empty port");
-    }
-  } else {
-    const std::size_t port_colon = hostport.find(':');
-    address.host = std::string(hostport.substr(0, port_colon));
-    if (port_colon != std::string_view::npos) {
-      port = hostport.substr(port_colon + 1);
-      if (port.empty()) return Malformed("an empty port");
-    }
-    if (address.host.find(':') != std::string::npos) return Malformed("a bad host");
-  }
-  if (address.host.empty()) return Malformed("no host");
-  for (char c : address.host) {
-    if (!IsHostChar(c)) return Malformed("a bad character in the host");
-  }
-  if (!port.empty()) {
-    int value = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (ec != std::errc() || end != port.data() + port.size() || value < 1 || value > 65535) {
-      return Malformed("the port is not a number from 1 to 65535");
-    }
-    address.port = value;
-  }
+  Result<HostPort> host = ParseHostPort(hostport);
+  if (!host.ok()) return Malformed(host.status().message());
+  address.host = std::move(host->host);
+  if (host->port) address.port = *host->port;
   return address;
 }
 
