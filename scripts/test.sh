@@ -60,8 +60,18 @@ end_stage() {
   current_stage=""
 }
 
+bench_servers=$PWD/$build/bench-servers
+bench_servers_started=0
+stop_bench_servers() {
+  [[ $bench_servers_started -eq 1 ]] || return 0
+  bench_servers_started=0
+  ./scripts/postgres-test-server.sh stop "$bench_servers/postgres" >/dev/null 2>&1 || true
+  ./scripts/rabbitmq-test-server.sh stop "$bench_servers/rabbitmq" >/dev/null 2>&1 || true
+}
+
 on_exit() {
   local rc=$? failed_stage=$current_stage
+  stop_bench_servers
   end_stage
   summary
   if [[ $rc -ne 0 ]]; then
@@ -104,10 +114,24 @@ fi
 if [[ ${#benchmarks[@]} -eq 0 ]]; then
   echo "no benchmarks built"
 fi
+# Throwaway PostgreSQL and RabbitMQ servers for the benchmarks that compare against them (the
+# tests' fixtures start their own); stopped when the stage ends, or by on_exit.
+if [[ ${#benchmarks[@]} -gt 0 ]]; then
+  bench_servers_started=1
+  mkdir -p "$bench_servers"
+  if ./scripts/postgres-test-server.sh start "$bench_servers/postgres" 55329; then
+    export SLUICE_BENCH_POSTGRES_URL=postgresql://sluice@127.0.0.1:55329/sluice_test
+  fi
+  if ./scripts/rabbitmq-test-server.sh start "$bench_servers/rabbitmq" 5689; then
+    export SLUICE_BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:5689/%2F
+  fi
+fi
 for benchmark in "${benchmarks[@]}"; do
   echo "-- $benchmark"
   "${heavy[@]}" env SLUICE_BENCH_QUICK=1 "$benchmark" --benchmark_min_time=0.05
 done
+stop_bench_servers
+unset SLUICE_BENCH_POSTGRES_URL SLUICE_BENCH_AMQP_URL
 
 # --- 5. format
 begin format "clang-format 14"
