@@ -368,6 +368,51 @@ int RunCliUnguarded(int argc, char** argv, const ProjectionRegistry& registry) {
   watch->add_flag("--apply", watch_flags.apply, "With --repair: append them")->needs(repair);
 #endif
 
+#ifdef SLUICE_CLI_WITH_RABBITMQ
+  RelayFlags relay_flags;
+  CLI::App* relay =
+      app.add_subcommand("relay", "Publish committed events to a RabbitMQ topic exchange");
+  AddStoreOption(relay, &relay_flags.store);
+  relay->add_option("--amqp", relay_flags.amqp, "Broker: amqp://user:password@host:port/vhost")
+      ->required();
+  relay->add_option("--exchange", relay_flags.exchange, "Topic exchange (declared if missing)")
+      ->required();
+  relay->add_flag("--once", relay_flags.once,
+                  "Stop once every event committed at the start is confirmed");
+
+  SubscribeFlags subscribe_flags;
+  CLI::App* subscribe = app.add_subcommand(
+      "subscribe", "Append events another service's relay published to a local store");
+  subscribe
+      ->add_option("--amqp", subscribe_flags.amqp, "Broker: amqp://user:password@host:port/vhost")
+      ->required();
+  subscribe->add_option("--exchange", subscribe_flags.exchange, "The relay's topic exchange")
+      ->required();
+  subscribe->add_option("--queue", subscribe_flags.queue, "Queue (declared and bound if missing)")
+      ->required();
+  subscribe->add_option("--binding", subscribe_flags.bindings,
+                        "Routing-key pattern to bind (repeatable; default: #)");
+  AddStoreOption(subscribe, &subscribe_flags.store);
+  subscribe->add_flag("--once", subscribe_flags.once, "Stop when the queue is empty");
+
+  AmqpDlqFlags amqp_dlq_flags;
+  CLI::App* amqp = app.add_subcommand("amqp", "RabbitMQ tools");
+  amqp->require_subcommand(1);
+  CLI::App* amqp_dlq = amqp->add_subcommand("dlq", "Dead-lettered messages of a queue");
+  amqp_dlq->require_subcommand(1);
+  CLI::App* amqp_dlq_list =
+      amqp_dlq->add_subcommand("list", "List dead letters (JSON lines, with reason and attempts)");
+  CLI::App* amqp_dlq_requeue =
+      amqp_dlq->add_subcommand("requeue", "Publish dead letters to their queue again");
+  for (CLI::App* action : {amqp_dlq_list, amqp_dlq_requeue}) {
+    action
+        ->add_option("--amqp", amqp_dlq_flags.amqp, "Broker: amqp://user:password@host:port/vhost")
+        ->required();
+    action->add_option("--queue", amqp_dlq_flags.queue, "The queue whose dead letters to use")
+        ->required();
+  }
+#endif
+
   // CLI11 reports an unknown command as "A subcommand is required"; name it instead.
   if (argc >= 2 && argv[1][0] != '-') {
     const std::string first = argv[1];
@@ -411,6 +456,12 @@ int RunCliUnguarded(int argc, char** argv, const ProjectionRegistry& registry) {
   if (migrate_backfill->parsed()) return RunMigrateBackfill(migrate_flags);
   if (migrate_mirror->parsed()) return RunMigrateMirror(migrate_flags);
   if (watch->parsed()) return RunWatch(watch_flags);
+#endif
+#ifdef SLUICE_CLI_WITH_RABBITMQ
+  if (relay->parsed()) return RunRelay(relay_flags);
+  if (subscribe->parsed()) return RunSubscribe(subscribe_flags);
+  if (amqp_dlq_list->parsed()) return RunAmqpDlq(AmqpDlqAction::kList, amqp_dlq_flags);
+  if (amqp_dlq_requeue->parsed()) return RunAmqpDlq(AmqpDlqAction::kRequeue, amqp_dlq_flags);
 #endif
   std::cerr << "error: no command given\nRun 'sluice --help'.\n";
   return kExitUsage;

@@ -119,4 +119,39 @@ struct WatchFlags {
 // in sync, 1 not in sync (one JSON line per difference, a summary line last), 2 bad input.
 int RunWatch(const WatchFlags& flags);
 
+// Messaging over RabbitMQ (issue 6). --amqp is a broker URL (sluice/rabbitmq/amqp_url.h); it is
+// never printed with its password.
+struct RelayFlags {
+  std::string store;
+  std::string amqp;
+  std::string exchange;
+  bool once = false;
+};
+// Publishes the store's committed events to the topic exchange (declared if missing), with
+// publisher confirms and a checkpoint advanced after each confirm, until SIGINT/SIGTERM, or with
+// once until every event committed at the start is confirmed (relay_command.cc).
+int RunRelay(const RelayFlags& flags);
+
+struct SubscribeFlags {
+  std::string amqp;
+  std::string exchange;
+  std::string queue;
+  std::vector<std::string> bindings;  // default: "#"
+  std::string store;
+  bool once = false;
+};
+// Consumes events another service's relay published and appends them to the store under the same
+// streams and event ids, deduplicated, in order per stream; with once until the queue is empty
+// (subscribe_command.cc).
+int RunSubscribe(const SubscribeFlags& flags);
+
+enum class AmqpDlqAction { kList, kRequeue };
+struct AmqpDlqFlags {
+  std::string amqp;
+  std::string queue;
+};
+// Lists the dead letters of a queue (JSON lines with reason and attempt count) or publishes them
+// to the queue again (amqp_dlq_command.cc).
+int RunAmqpDlq(AmqpDlqAction action, const AmqpDlqFlags& flags);
+
 }  // namespace sluice::cli
