@@ -212,6 +212,8 @@ TEST_F(AmqpCliTest, AnUnreachableBrokerIsAClearErrorWithoutThePassword) {
     EXPECT_NE(run.err.find("127.0.0.1:1"), std::string::npos) << run.err;
     EXPECT_EQ(run.err.find("hunter2"), std::string::npos) << run.err;
   }
+  // The store subscribe would have filled is not left behind, empty.
+  EXPECT_FALSE(std::filesystem::exists(store_));
 }
 
 TEST_F(AmqpCliTest, AQueueThatDoesNotExistIsAnError) {

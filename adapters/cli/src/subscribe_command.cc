@@ -5,8 +5,11 @@
 // SIGTERM): {"exchange","queue","received","appended","duplicates","retried","dead_lettered"}.
 // Exit codes: 2 for a bad URL or an empty name, 1 when the store cannot be opened for writing or
 // the broker cannot be reached (a clear error within the connect timeout, never a hang).
+#include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <system_error>
 
 #include "commands.h"
 #include "exit_codes.h"
@@ -44,6 +47,8 @@ int RunSubscribe(const SubscribeFlags& flags) {
   }
 
   StopSignals signals;
+  std::error_code ec;
+  const bool store_existed = std::filesystem::exists(flags.store, ec);
   std::unique_ptr<RocksEventStore> store = OpenForWriting(flags.store);
   if (store == nullptr) return kExitFailure;
 
@@ -51,16 +56,22 @@ int RunSubscribe(const SubscribeFlags& flags) {
   options.exchange = flags.exchange;
   options.queue = flags.queue;
   if (!flags.bindings.empty()) options.bindings = flags.bindings;
-  rabbitmq::EventSubscriber subscriber(*url, *store, options);
-  if (Status started = subscriber.Start(); !started.ok()) {
+  auto subscriber = std::make_unique<rabbitmq::EventSubscriber>(*url, *store, options);
+  if (Status started = subscriber->Start(); !started.ok()) {
     PrintError("cannot subscribe at " + url->Redacted(), started);
+    // Nothing was received: a store this run created (empty) goes again, leaving no trace.
+    if (!store_existed) {
+      subscriber.reset();
+      store.reset();
+      std::filesystem::remove_all(flags.store, ec);
+    }
     return kExitFailure;
   }
-  if (Status ran = subscriber.Run(signals.flag(), flags.once); !ran.ok()) {
+  if (Status ran = subscriber->Run(signals.flag(), flags.once); !ran.ok()) {
     PrintError("subscribe", ran);
     return kExitFailure;
   }
-  const rabbitmq::EventSubscriberStats stats = subscriber.stats();
+  const rabbitmq::EventSubscriberStats stats = subscriber->stats();
   nlohmann::ordered_json summary;
   summary["exchange"] = flags.exchange;
   summary["queue"] = flags.queue;
