@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
   }
   signal(SIGTERM, OnSignal);
   signal(SIGINT, OnSignal);
+  // From here on SIGTERM ends the worker with its stats line; tests wait for this line before
+  // they send it (a signal that arrives before main ran would kill the process silently).
+  std::printf("{\"ready\":true}\n");
+  std::fflush(stdout);
 
   Result<rabbitmq::AmqpUrl> url = rabbitmq::ParseAmqpUrl(argv[1]);
   if (!url.ok()) return 2;

@@ -88,6 +88,14 @@ class CompetingConsumersTest : public BrokerTest {
   }
 
   void StopAll() {
+    // A worker signalled before it installed its handler would die without its stats line.
+    for (auto& child : children_) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (child->running() && child->out().find("\"ready\"") == std::string::npos &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
     for (auto& child : children_) child->Signal(SIGTERM);
     for (auto& child : children_) child->Wait();
   }
