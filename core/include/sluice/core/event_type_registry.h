@@ -92,6 +92,39 @@ Result<std::string> EventTypeRegistry::TypeNameOf() const {
   return NameOf(std::type_index(typeid(T)));
 }
 
+// A struct as a JSON object of its fields (its member serialize() writing straight into the
+// top-level object), and back: how JSON events and JSON commands are encoded. Failures are
+// InvalidArgument with cereal's message.
+template <typename T>
+Result<std::string> EncodeJsonFields(const T& value) {
+  try {
+    std::ostringstream out;
+    {
+      cereal::JSONOutputArchive archive(out, cereal::JSONOutputArchive::Options::NoIndent());
+      const_cast<T&>(value).serialize(archive);
+    }
+    std::string text = std::move(out).str();
+    // cereal writes nothing at all for a struct without fields; keep it valid JSON.
+    if (text.empty()) text = "{}";
+    return text;
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(e.what());
+  }
+}
+
+template <typename T>
+Result<T> DecodeJsonFields(std::string_view json) {
+  T value{};
+  try {
+    std::istringstream in{std::string(json)};
+    cereal::JSONInputArchive archive(in);
+    value.serialize(archive);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(e.what());
+  }
+  return value;
+}
+
 template <typename T>
 Result<EventData> EventTypeRegistry::Encode(const T& event, ContentType content_type) const {
   Result<std::string> name = TypeNameOf<T>();
@@ -99,18 +132,17 @@ Result<EventData> EventTypeRegistry::Encode(const T& event, ContentType content_
   EventData data;
   data.type = std::move(*name);
   data.content_type = content_type;
+  if (content_type == ContentType::kJson) {
+    Result<std::string> json = EncodeJsonFields(event);
+    if (!json.ok()) return json.status().WithContext("cannot encode " + data.type);
+    data.payload = std::move(*json);
+    return data;
+  }
   try {
     std::ostringstream out;
-    if (content_type == ContentType::kJson) {
-      cereal::JSONOutputArchive archive(out, cereal::JSONOutputArchive::Options::NoIndent());
-      const_cast<T&>(event).serialize(archive);
-    } else {
-      cereal::PortableBinaryOutputArchive archive(out);
-      archive(event);
-    }
+    cereal::PortableBinaryOutputArchive archive(out);
+    archive(event);
     data.payload = std::move(out).str();
-    // cereal writes nothing at all for a struct without fields; keep the payload valid JSON.
-    if (content_type == ContentType::kJson && data.payload.empty()) data.payload = "{}";
   } catch (const std::exception& e) {
     return Status::InvalidArgument("cannot encode " + data.type + ": " + e.what());
   }
@@ -119,20 +151,21 @@ Result<EventData> EventTypeRegistry::Encode(const T& event, ContentType content_
 
 template <typename T>
 Result<T> EventTypeRegistry::DecodePayload(const RecordedEvent& event) {
+  if (event.content_type == ContentType::kJson) {
+    Result<T> decoded = DecodeJsonFields<T>(event.payload);
+    if (!decoded.ok()) {
+      return Status::Corruption("cannot decode " + DescribeEvent(event) + ": " +
+                                decoded.status().message());
+    }
+    return decoded;
+  }
   T value{};
   try {
-    if (event.content_type == ContentType::kJson) {
-      std::istringstream in(event.payload);
-      cereal::JSONInputArchive archive(in);
-      value.serialize(archive);
-    } else {
-      BoundedBinaryInputArchive archive(event.payload);
-      archive(value);
-      if (archive.remaining() != 0) {
-        return Status::Corruption("cannot decode " + DescribeEvent(event) + ": " +
-                                  std::to_string(archive.remaining()) +
-                                  " unexpected trailing bytes");
-      }
+    BoundedBinaryInputArchive archive(event.payload);
+    archive(value);
+    if (archive.remaining() != 0) {
+      return Status::Corruption("cannot decode " + DescribeEvent(event) + ": " +
+                                std::to_string(archive.remaining()) + " unexpected trailing bytes");
     }
   } catch (const std::exception& e) {
     return Status::Corruption("cannot decode " + DescribeEvent(event) + ": " + e.what());

@@ -27,7 +27,6 @@
 #pragma once
 
 #include <atomic>
-#include <cereal/archives/json.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -39,6 +38,7 @@
 
 #include "sluice/core/command.h"
 #include "sluice/core/command_bus.h"
+#include "sluice/core/event_type_registry.h"
 #include "sluice/core/status.h"
 #include "sluice/rabbitmq/amqp_message.h"
 #include "sluice/rabbitmq/amqp_url.h"
@@ -48,35 +48,20 @@ namespace sluice::rabbitmq {
 inline constexpr const char* kCausationHeader = "x-sluice-causation-id";
 inline constexpr const char* kCommandMetaPrefix = "x-sluice-meta-";
 
-// The JSON text of `command`; InvalidArgument if cereal fails.
+// The JSON text of `command` (EncodeJsonFields); InvalidArgument if cereal fails.
 template <typename C>
 Result<std::string> EncodeCommandJson(const C& command) {
-  try {
-    std::ostringstream out;
-    {
-      cereal::JSONOutputArchive archive(out, cereal::JSONOutputArchive::Options::NoIndent());
-      const_cast<C&>(command).serialize(archive);
-    }
-    std::string text = std::move(out).str();
-    if (text.empty()) text = "{}";
-    return text;
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string("cannot encode the command as JSON: ") + e.what());
-  }
+  Result<std::string> json = EncodeJsonFields(command);
+  if (!json.ok()) return json.status().WithContext("cannot encode the command as JSON");
+  return json;
 }
 
-// `json` as a C; InvalidArgument (naming the error) if it does not decode.
+// `json` as a C (DecodeJsonFields); InvalidArgument (naming the error) if it does not decode.
 template <typename C>
 Result<C> DecodeCommandJson(std::string_view json) {
-  C value{};
-  try {
-    std::istringstream in{std::string(json)};
-    cereal::JSONInputArchive archive(in);
-    value.serialize(archive);
-  } catch (const std::exception& e) {
-    return Status::InvalidArgument(std::string("the body does not decode: ") + e.what());
-  }
-  return value;
+  Result<C> command = DecodeJsonFields<C>(json);
+  if (!command.ok()) return command.status().WithContext("the body does not decode");
+  return command;
 }
 
 // Message type name -> how to decode the body and dispatch the command. Fill it at start-up;
